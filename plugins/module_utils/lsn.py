@@ -1,0 +1,45 @@
+# Copyright: (c) 2026, pgops.replication contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Log sequence numbers: PostgreSQL prints them as two hex halves, 'X/Y'."""
+
+from __future__ import annotations
+
+import re
+
+_LSN_PATTERN = re.compile(r"^([0-9A-Fa-f]{1,8})/([0-9A-Fa-f]{1,8})$")
+MAX_LSN = (1 << 64) - 1
+
+
+class InvalidLsn(ValueError):
+    pass
+
+
+def parse_lsn(text: str) -> int:
+    """Return the 64-bit position written as 'X/Y'; raise InvalidLsn otherwise."""
+    if not isinstance(text, str):
+        raise InvalidLsn("an LSN must be a string like '0/3000060', got %r" % (text,))
+    match = _LSN_PATTERN.match(text.strip())
+    if match is None:
+        raise InvalidLsn("%r is not an LSN: expected two hexadecimal halves like '0/3000060'" % (text,))
+    high, low = (int(part, 16) for part in match.groups())
+    return (high << 32) | low
+
+
+def format_lsn(position: int) -> str:
+    if not 0 <= position <= MAX_LSN:
+        raise InvalidLsn("%r is outside the 64-bit LSN range" % (position,))
+    return "%X/%X" % (position >> 32, position & 0xFFFFFFFF)
+
+
+def lsn_bytes_between(later: str | None, earlier: str | None) -> int | None:
+    """Bytes of WAL from `earlier` up to `later` (negative when `later` is behind); None when either is unknown."""
+    if later is None or earlier is None:
+        return None
+    return parse_lsn(later) - parse_lsn(earlier)
+
+
+def lsn_at_least(position: str | None, target: str) -> bool:
+    """True when `position` has reached `target`; an unknown position has not."""
+    if position is None:
+        return False
+    return parse_lsn(position) >= parse_lsn(target)

@@ -1,0 +1,329 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, pgops.replication contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: pg_replication_facts
+short_description: Gather the replication state of the PostgreSQL server on this host
+version_added: 0.1.0
+description:
+  - Reports whether the server runs, whether it is a primary or a standby, its system identifier, timeline,
+    WAL positions and lag, the WAL receiver, the standbys streaming from it, its replication slots and the
+    settings replication depends on.
+  - When the server is down it reads C(pg_controldata) from O(data_dir) instead, so a stopped former
+    primary can still be compared with the cluster.
+  - Passwords in C(primary_conninfo) are masked.
+author: pgops.replication contributors
+extends_documentation_fragment:
+  - pgops.replication.connection
+attributes:
+  check_mode:
+    support: full
+    details: Read-only; runs the same in check mode.
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+  facts:
+    support: full
+options:
+  data_dir:
+    description:
+      - Data directory of the server. Needed to report on a stopped server; also used to find the
+        matching C(pg_controldata) and to report C(standby.signal).
+    type: path
+  bin_dir:
+    description: Directory holding C(pg_controldata); found from the installed server packages when unset.
+    type: path
+notes:
+  - Connect as a superuser or a member of C(pg_monitor) to see every column of C(pg_stat_replication).
+"""
+
+EXAMPLES = r"""
+- name: Gather replication facts from every member
+  pgops.replication.pg_replication_facts:
+    data_dir: /var/lib/postgresql/15/main
+  become: true
+  become_user: postgres
+
+- name: Show the role of each host
+  ansible.builtin.debug:
+    msg: "{{ inventory_hostname }} is {{ ansible_facts.pg_replication.role }} on timeline {{ ansible_facts.pg_replication.timeline }}"
+"""
+
+RETURN = r"""
+ansible_facts:
+  description: Facts added to the host.
+  returned: always
+  type: dict
+  contains:
+    pg_replication:
+      description: Replication state of this host's server.
+      returned: always
+      type: dict
+      contains:
+        running:
+          description: Whether a server runs on this host.
+          type: bool
+        role:
+          description: C(primary), C(standby), or C(stopped).
+          type: str
+          sample: standby
+        system_identifier:
+          description: Identifier shared by every member of one cluster (a string, since it is a 64-bit number).
+          type: str
+          sample: "7311542937438211073"
+        timeline:
+          description: Timeline the server writes (primary), receives or replays (standby), or last checkpointed (stopped).
+          type: int
+        server_version:
+          description: Server version string (running only).
+          type: str
+        server_version_num:
+          description: Server version number, for example 150018 (running only).
+          type: int
+        current_lsn:
+          description: WAL insert position of a primary; null on a standby.
+          type: str
+        received_lsn:
+          description: Last WAL position received and flushed by a standby.
+          type: str
+        replayed_lsn:
+          description: Last WAL position replayed by a standby.
+          type: str
+        replay_lag_bytes:
+          description: WAL received but not yet replayed, in bytes (standby).
+          type: int
+        replay_lag_seconds:
+          description: Age of the last replayed transaction when replay is behind reception; 0 when caught up (standby).
+          type: float
+        replay_paused:
+          description: Whether WAL replay is paused (standby).
+          type: bool
+        wal_receiver:
+          description: The standby's row of C(pg_stat_wal_receiver) (status, upstream host and port, slot, timeline, masked conninfo); null when no WAL receiver runs.
+          type: dict
+        replication:
+          description: One entry per C(pg_stat_replication) row with LSNs, lag in bytes and seconds, C(state) and C(sync_state).
+          type: list
+          elements: dict
+        slots:
+          description: Replication slots with C(active), C(restart_lsn), C(wal_status) and C(safe_wal_size).
+          type: list
+          elements: dict
+        settings:
+          description: Settings replication depends on, C(primary_conninfo) masked.
+          type: dict
+        data_dir:
+          description: Data directory of the server.
+          type: str
+        standby_signal:
+          description: Whether C(standby.signal) exists in the data directory; null when it cannot be read.
+          type: bool
+        controldata:
+          description: Fields of C(pg_controldata) (cluster state, latest checkpoint LSN, timeline, checksums) when the server is stopped.
+          type: dict
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pgops.replication.plugins.module_utils.controldata import (
+    is_data_directory,
+    read_controldata,
+    running_postmaster_pid,
+)
+from ansible_collections.pgops.replication.plugins.module_utils.conninfo import mask_conninfo_password
+from ansible_collections.pgops.replication.plugins.module_utils.lsn import lsn_bytes_between
+from ansible_collections.pgops.replication.plugins.module_utils.postgres import (
+    ConnectionFailed,
+    connection_argument_spec,
+    connection_kwargs,
+    fetch_all,
+    fetch_one,
+    find_server_binary,
+    require_psycopg,
+    try_connect,
+    validate_bin_dir,
+    validate_connection_params,
+)
+
+REPLICATION_SETTINGS = [
+    "wal_level",
+    "max_wal_senders",
+    "max_replication_slots",
+    "hot_standby",
+    "synchronous_standby_names",
+    "synchronous_commit",
+    "wal_log_hints",
+    "data_checksums",
+    "full_page_writes",
+    "wal_keep_size",
+    "max_slot_wal_keep_size",
+    "archive_mode",
+    "primary_conninfo",
+    "primary_slot_name",
+    "listen_addresses",
+    "port",
+]
+
+SERVER_QUERY = """
+SELECT pg_is_in_recovery() AS in_recovery,
+       current_setting('server_version') AS server_version,
+       current_setting('server_version_num')::int AS server_version_num,
+       (SELECT system_identifier::text FROM pg_control_system()) AS system_identifier,
+       current_setting('data_directory') AS data_directory,
+       (SELECT timeline_id FROM pg_control_checkpoint()) AS checkpoint_timeline
+"""
+PRIMARY_QUERY = "SELECT pg_current_wal_lsn()::text AS current_lsn, pg_walfile_name(pg_current_wal_lsn()) AS wal_file"
+STANDBY_QUERY = """
+SELECT pg_last_wal_receive_lsn()::text AS received_lsn,
+       pg_last_wal_replay_lsn()::text AS replayed_lsn,
+       pg_is_wal_replay_paused() AS replay_paused,
+       CASE WHEN pg_last_wal_receive_lsn() IS NULL OR pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() THEN 0
+            ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 END AS replay_lag_seconds
+"""
+WAL_RECEIVER_QUERY = """
+SELECT status, receive_start_tli, received_tli, written_lsn::text AS written_lsn, flushed_lsn::text AS flushed_lsn,
+       latest_end_lsn::text AS latest_end_lsn, slot_name, sender_host, sender_port, conninfo
+FROM pg_stat_wal_receiver
+"""
+REPLICATION_QUERY = """
+SELECT pid, usename AS user, application_name, client_addr::text AS client_addr, state,
+       sent_lsn::text AS sent_lsn, write_lsn::text AS write_lsn, flush_lsn::text AS flush_lsn, replay_lsn::text AS replay_lsn,
+       extract(epoch FROM write_lag)::float8 AS write_lag_seconds,
+       extract(epoch FROM flush_lag)::float8 AS flush_lag_seconds,
+       extract(epoch FROM replay_lag)::float8 AS replay_lag_seconds,
+       sync_state, sync_priority
+FROM pg_stat_replication ORDER BY application_name, pid
+"""
+SLOTS_QUERY = """
+SELECT slot_name, slot_type, active, active_pid, restart_lsn::text AS restart_lsn, wal_status, safe_wal_size
+FROM pg_replication_slots ORDER BY slot_name
+"""
+SETTINGS_QUERY = "SELECT name, setting, vartype, unit, current_setting(name) AS shown FROM pg_settings WHERE name = ANY(%s)"
+
+
+def typed_setting(row: dict):
+    if row["vartype"] == "bool":
+        return row["setting"] == "on"
+    if row["vartype"] == "integer" and row["unit"] is None:
+        return int(row["setting"])
+    return row["shown"]
+
+
+def standby_signal(data_dir: str | None) -> bool | None:
+    if not data_dir:
+        return None
+    try:
+        os.listdir(data_dir)
+    except OSError:
+        return None
+    return os.path.exists(os.path.join(data_dir, "standby.signal"))
+
+
+def running_facts(connection, data_dir: str | None) -> dict:
+    server = fetch_one(connection, SERVER_QUERY)
+    facts = dict(
+        running=True,
+        role="standby" if server["in_recovery"] else "primary",
+        system_identifier=server["system_identifier"],
+        server_version=server["server_version"],
+        server_version_num=server["server_version_num"],
+        data_dir=server["data_directory"] or data_dir,
+        current_lsn=None,
+        received_lsn=None,
+        replayed_lsn=None,
+        replay_lag_bytes=None,
+        replay_lag_seconds=None,
+        replay_paused=None,
+        wal_receiver=None,
+        controldata=None,
+    )
+    if server["in_recovery"]:
+        standby = fetch_one(connection, STANDBY_QUERY)
+        receiver = fetch_one(connection, WAL_RECEIVER_QUERY) or None
+        if receiver:
+            receiver["conninfo"] = mask_conninfo_password(receiver["conninfo"])
+        lag = lsn_bytes_between(standby["received_lsn"], standby["replayed_lsn"])
+        facts.update(
+            received_lsn=standby["received_lsn"],
+            replayed_lsn=standby["replayed_lsn"],
+            replay_paused=standby["replay_paused"],
+            replay_lag_bytes=max(lag, 0) if lag is not None else None,
+            replay_lag_seconds=standby["replay_lag_seconds"],
+            wal_receiver=receiver,
+            timeline=receiver["received_tli"] if receiver and receiver["received_tli"] else server["checkpoint_timeline"],
+        )
+        reference_lsn = standby["received_lsn"] or standby["replayed_lsn"]
+    else:
+        primary = fetch_one(connection, PRIMARY_QUERY)
+        facts.update(current_lsn=primary["current_lsn"], timeline=int(primary["wal_file"][:8], 16))
+        reference_lsn = primary["current_lsn"]
+    replication = fetch_all(connection, REPLICATION_QUERY)
+    for row in replication:
+        row["replay_lag_bytes"] = lsn_bytes_between(reference_lsn, row["replay_lsn"])
+    facts["replication"] = replication
+    facts["slots"] = fetch_all(connection, SLOTS_QUERY)
+    settings = {row["name"]: typed_setting(row) for row in fetch_all(connection, SETTINGS_QUERY, (REPLICATION_SETTINGS,))}
+    if "primary_conninfo" in settings:
+        settings["primary_conninfo"] = mask_conninfo_password(settings["primary_conninfo"])
+    facts["settings"] = settings
+    facts["standby_signal"] = standby_signal(facts["data_dir"])
+    return facts
+
+
+def stopped_facts(module, data_dir: str) -> dict:
+    controldata = read_controldata(module, find_server_binary(module, "pg_controldata", module.params["bin_dir"], data_dir), data_dir)
+    return dict(
+        running=False,
+        role="stopped",
+        system_identifier=controldata["system_identifier"],
+        timeline=controldata["timeline"],
+        server_version=None,
+        server_version_num=None,
+        data_dir=data_dir,
+        current_lsn=None,
+        received_lsn=None,
+        replayed_lsn=None,
+        replay_lag_bytes=None,
+        replay_lag_seconds=None,
+        replay_paused=None,
+        wal_receiver=None,
+        replication=[],
+        slots=[],
+        settings={},
+        standby_signal=standby_signal(data_dir),
+        controldata=controldata,
+    )
+
+
+def main() -> None:
+    argument_spec = connection_argument_spec()
+    argument_spec.update(data_dir=dict(type="path"), bin_dir=dict(type="path"))
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    require_psycopg(module)
+    validate_connection_params(module)
+    validate_bin_dir(module)
+    data_dir = module.params["data_dir"]
+    if data_dir is not None and not is_data_directory(data_dir):
+        module.fail_json(msg="data_dir %s is not a PostgreSQL data directory (no PG_VERSION or global/pg_control)" % data_dir)
+    try:
+        connection = try_connect(connection_kwargs(module.params))
+    except ConnectionFailed as error:
+        if data_dir is None:
+            module.fail_json(msg="%s; set data_dir to report on a stopped server" % error)
+        pid = running_postmaster_pid(data_dir)
+        if pid is not None:
+            module.fail_json(msg="a server (PID %d) runs on %s but %s" % (pid, data_dir, error))
+        facts = stopped_facts(module, data_dir)
+    else:
+        with connection:
+            facts = running_facts(connection, data_dir)
+    module.exit_json(changed=False, ansible_facts=dict(pg_replication=facts))
+
+
+if __name__ == "__main__":
+    main()

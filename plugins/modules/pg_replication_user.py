@@ -1,0 +1,208 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, pgops.replication contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: pg_replication_user
+short_description: Manage the role standbys use to stream from the primary
+version_added: 0.1.0
+description:
+  - Creates, updates or drops a LOGIN REPLICATION role that is never a superuser.
+  - The password is stored as a SCRAM-SHA-256 secret computed by the module, so the plain password is
+    never sent to the server (and cannot reach its log). An existing secret is verified against the
+    given password and left alone when it matches, so the password is not rewritten on every run.
+author: pgops.replication contributors
+extends_documentation_fragment:
+  - pgops.replication.connection
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+options:
+  name:
+    description: Name of the replication role.
+    type: str
+    default: replicator
+  password:
+    description:
+      - Password of the role. Required to create it; when left out for an existing role its password is not touched.
+      - A role whose stored password is not a SCRAM-SHA-256 secret (for example md5) gets a new SCRAM secret.
+    type: str
+  state:
+    description: Whether the role should exist.
+    type: str
+    choices: [present, absent]
+    default: present
+  conn_limit:
+    description: Maximum concurrent connections of the role; -1 means no limit.
+    type: int
+    default: -1
+notes:
+  - Refuses to touch a role that is a superuser, rather than silently taking that right away.
+"""
+
+EXAMPLES = r"""
+- name: Replication role for the standbys
+  pgops.replication.pg_replication_user:
+    name: replicator
+    password: "{{ postgresql_replication_password }}"
+    conn_limit: 10
+  become: true
+  become_user: postgres
+
+- name: Remove a replication role no standby uses any more
+  pgops.replication.pg_replication_user:
+    name: old_replicator
+    state: absent
+  become: true
+  become_user: postgres
+"""
+
+RETURN = r"""
+queries:
+  description: Statements run (or, in check mode, that would run), with the password secret masked.
+  returned: always
+  type: list
+  elements: str
+  sample: ["CREATE ROLE \"replicator\" WITH LOGIN REPLICATION NOSUPERUSER CONNECTION LIMIT -1 PASSWORD '********'"]
+password_changed:
+  description: Whether a new password secret was stored.
+  returned: always
+  type: bool
+role:
+  description: Attributes of the role after the run (null when absent).
+  returned: always
+  type: dict
+  sample: {"name": "replicator", "login": true, "replication": true, "superuser": false, "conn_limit": -1}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pgops.replication.plugins.module_utils.conninfo import MASK
+from ansible_collections.pgops.replication.plugins.module_utils.postgres import (
+    connect,
+    connection_argument_spec,
+    fetch_one,
+    psycopg,
+    require_psycopg,
+    sql,
+)
+from ansible_collections.pgops.replication.plugins.module_utils.scram import scram_secret, scram_secret_matches
+
+ROLE_QUERY = """
+SELECT rolname AS name, rolcanlogin AS login, rolreplication AS replication, rolsuper AS superuser,
+       rolconnlimit AS conn_limit, rolpassword AS secret, oid = 10 AS bootstrap
+FROM pg_authid WHERE rolname = %s
+"""
+MAX_NAME_LENGTH = 63
+
+
+def public_view(role: dict | None) -> dict | None:
+    if not role:
+        return None
+    return {key: role[key] for key in ("name", "login", "replication", "superuser", "conn_limit")}
+
+
+def validate(module) -> None:
+    params = module.params
+    name = params["name"]
+    if not name or len(name.encode("utf-8")) > MAX_NAME_LENGTH:
+        module.fail_json(msg="name must be 1 to %d bytes long, got %r" % (MAX_NAME_LENGTH, name))
+    if name.startswith("pg_"):
+        module.fail_json(msg="name %r is reserved: role names starting with pg_ belong to PostgreSQL" % name)
+    if params["conn_limit"] < -1:
+        module.fail_json(msg="conn_limit must be -1 (no limit) or a number of connections, got %d" % params["conn_limit"])
+    if params["password"] is not None and params["password"] == "":
+        module.fail_json(msg="password must not be empty")
+    if params["state"] == "absent" and params["password"] is not None:
+        module.fail_json(msg="password makes no sense with state=absent")
+
+
+def statement(connection, template: str, name: str, secret: str | None = None) -> tuple:
+    """The statement to run, and its text with the secret masked for reporting."""
+    composed = sql.SQL(template).format(
+        role=sql.Identifier(name),
+        secret=sql.Literal(secret) if secret is not None else sql.SQL(""),
+    )
+    shown = sql.SQL(template).format(role=sql.Identifier(name), secret=sql.Literal(MASK) if secret is not None else sql.SQL(""))
+    return composed, shown.as_string(connection)
+
+
+def main() -> None:
+    argument_spec = connection_argument_spec()
+    argument_spec.update(
+        name=dict(type="str", default="replicator"),
+        password=dict(type="str", no_log=True),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        conn_limit=dict(type="int", default=-1),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    require_psycopg(module)
+    validate(module)
+    params = module.params
+    name = params["name"]
+    connection = connect(module)
+    with connection:
+        existing = fetch_one(connection, ROLE_QUERY, (name,)) or None
+        if existing and existing["superuser"]:
+            module.fail_json(
+                msg="role %s exists and is a superuser; a replication role must not be one. Use another name "
+                "or remove SUPERUSER from it yourself" % name
+            )
+        statements = []
+        password_changed = False
+        if params["state"] == "absent":
+            if existing:
+                statements.append(statement(connection, "DROP ROLE {role}", name))
+            desired = None
+        else:
+            if existing is None:
+                if params["password"] is None:
+                    module.fail_json(msg="password is required to create role %s" % name)
+                statements.append(statement(
+                    connection,
+                    "CREATE ROLE {role} WITH LOGIN REPLICATION NOSUPERUSER CONNECTION LIMIT %d PASSWORD {secret}" % params["conn_limit"],
+                    name,
+                    scram_secret(params["password"]),
+                ))
+                password_changed = True
+            else:
+                clauses = []
+                if not existing["login"]:
+                    clauses.append("LOGIN")
+                if not existing["replication"]:
+                    clauses.append("REPLICATION")
+                if existing["conn_limit"] != params["conn_limit"]:
+                    clauses.append("CONNECTION LIMIT %d" % params["conn_limit"])
+                secret = None
+                if params["password"] is not None and not scram_secret_matches(params["password"], existing["secret"]):
+                    secret = scram_secret(params["password"])
+                    clauses.append("PASSWORD {secret}")
+                    password_changed = True
+                if clauses:
+                    statements.append(statement(connection, "ALTER ROLE {role} WITH " + " ".join(clauses), name, secret))
+            desired = dict(name=name, login=True, replication=True, superuser=False, conn_limit=params["conn_limit"])
+        result = dict(
+            changed=bool(statements),
+            queries=[shown for _composed, shown in statements],
+            password_changed=password_changed,
+            role=desired,
+            diff=dict(before=public_view(existing) or {}, after=desired or {}),
+        )
+        if module.check_mode or not statements:
+            module.exit_json(**result)
+        for composed, shown in statements:
+            try:
+                connection.execute(composed)
+            except psycopg.Error as error:
+                module.fail_json(msg="%s failed: %s" % (shown, str(error).strip()), **result)
+        result["role"] = public_view(fetch_one(connection, ROLE_QUERY, (name,)))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+import pytest
+
+from ansible_collections.pgops.replication.plugins.module_utils.lsn import (
+    MAX_LSN,
+    InvalidLsn,
+    format_lsn,
+    lsn_at_least,
+    lsn_bytes_between,
+    parse_lsn,
+)
+
+
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("0/0", 0),
+        ("0/3000060", 0x3000060),
+        ("1/0", 1 << 32),
+        ("16/B374D848", (0x16 << 32) | 0xB374D848),
+        ("ffffffff/ffffffff", MAX_LSN),
+        (" 0/1A ", 0x1A),
+    ],
+)
+def test_parse_lsn(text, value):
+    assert parse_lsn(text) == value
+
+
+@pytest.mark.parametrize("text", ["", "0", "0/", "/1", "0/G", "123456789/0", "0/123456789", "0x1/2", "1/2/3", None, 5])
+def test_parse_lsn_rejects(text):
+    with pytest.raises(InvalidLsn):
+        parse_lsn(text)
+
+
+@pytest.mark.parametrize("value", [0, 1, 0xFFFFFFFF, 1 << 32, (0x16 << 32) | 0xB374D848, MAX_LSN])
+def test_format_round_trip(value):
+    assert parse_lsn(format_lsn(value)) == value
+
+
+def test_format_is_postgres_style():
+    assert format_lsn(0x3000060) == "0/3000060"
+    assert format_lsn((0x16 << 32) | 0xB374D848) == "16/B374D848"
+
+
+@pytest.mark.parametrize("value", [-1, MAX_LSN + 1])
+def test_format_rejects_out_of_range(value):
+    with pytest.raises(InvalidLsn):
+        format_lsn(value)
+
+
+def test_bytes_between_crosses_the_32_bit_boundary():
+    assert lsn_bytes_between("1/0", "0/FFFFFFFF") == 1
+    assert lsn_bytes_between("0/FFFFFFFF", "1/0") == -1
+    assert lsn_bytes_between("0/3000060", "0/3000060") == 0
+
+
+def test_bytes_between_unknown():
+    assert lsn_bytes_between(None, "0/1") is None
+    assert lsn_bytes_between("0/1", None) is None
+
+
+def test_at_least():
+    assert lsn_at_least("0/3000060", "0/3000060")
+    assert lsn_at_least("1/0", "0/FFFFFFFF")
+    assert not lsn_at_least("0/FFFFFFFF", "1/0")
+    assert not lsn_at_least(None, "0/0")
