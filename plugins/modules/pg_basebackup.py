@@ -278,8 +278,8 @@ def main() -> None:
             primary_conninfo=primary_conninfo(params),
         )
         if state == "cluster" and existing_identifier == system_identifier:
-            result["changed"] = ensure_passfile(params, module.check_mode)
-            module.exit_json(action="unchanged", **result)
+            result.update(changed=ensure_passfile(params, module.check_mode), action="unchanged")
+            module.exit_json(**result)
         if state in ("cluster", "foreign"):
             what = "PostgreSQL cluster %s" % existing_identifier if state == "cluster" else "files that are not a PostgreSQL data directory"
             if not params["force"]:
@@ -296,8 +296,9 @@ def main() -> None:
         result["slot_created"] = ensure_slot(module, connection)
     passfile_changed = ensure_passfile(params, module.check_mode)
     action = "replaced" if state in ("cluster", "foreign") else "cloned"
+    result.update(changed=True, action=action)
     if module.check_mode:
-        module.exit_json(changed=True, action=action, **result)
+        module.exit_json(**result)
 
     clone_in_place = state == "empty" and os.path.ismount(data_dir)
     staging = data_dir if clone_in_place else os.path.join(os.path.dirname(data_dir), "." + os.path.basename(data_dir) + ".pgops-clone")
@@ -315,8 +316,6 @@ def main() -> None:
         os.rename(staging, data_dir)
     os.chmod(data_dir, 0o700)
     result.update(
-        changed=True,
-        action=action,
         command=command,
         duration_seconds=round(time.monotonic() - started, 3),
         size_bytes=directory_size(data_dir),

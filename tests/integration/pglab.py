@@ -1,0 +1,255 @@
+"""Test lab: PostgreSQL servers on loopback, started with the distribution's server binaries, and a way to run
+this collection's modules exactly as Ansible runs them (AnsiballZ, the host's /usr/bin/python3 and its
+psycopg, become to the PostgreSQL OS user when the tests run as root)."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import psycopg
+import pytest
+
+CHECKOUT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+COLLECTIONS_PATH = os.path.join(CHECKOUT, ".venv", "collections")
+ANSIBLE = os.path.join(CHECKOUT, ".venv", "bin", "ansible")
+MODULE_PYTHON = os.environ.get("PGOPS_MODULE_PYTHON", "/usr/bin/python3")
+AS_ROOT = os.geteuid() == 0
+SERVER_USER = "postgres" if AS_ROOT else pwd.getpwuid(os.geteuid()).pw_name
+SUPERUSER_PASSWORD = "super 'secret' \\pw"
+
+
+def server_bin_dir() -> str:
+    configured = os.environ.get("PGOPS_PG_BINDIR")
+    if configured:
+        return configured
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda path: int(path.split("/")[4]))
+    if not found:
+        pytest.fail("no PostgreSQL server binaries under /usr/lib/postgresql: install postgresql (bash .ci/run does)")
+    return os.path.dirname(found[-1])
+
+
+BIN_DIR = server_bin_dir()
+
+
+def as_server_user(command: list) -> list:
+    return ["runuser", "-u", SERVER_USER, "--"] + command if AS_ROOT else command
+
+
+def run_as_server_user(command: list, check: bool = True) -> subprocess.CompletedProcess:
+    completed = subprocess.run(as_server_user(command), capture_output=True, text=True)
+    if check and completed.returncode != 0:
+        raise RuntimeError("%s failed: %s%s" % (command, completed.stdout, completed.stderr))
+    return completed
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def chown_to_server_user(path: str) -> None:
+    if AS_ROOT:
+        entry = pwd.getpwnam(SERVER_USER)
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+
+
+class Instance:
+    """One PostgreSQL server: its own data directory, Unix socket directory and TCP port on 127.0.0.1."""
+
+    def __init__(self, base: str, name: str):
+        self.name = name
+        self.home = os.path.join(base, name)
+        os.makedirs(self.home)
+        os.chmod(self.home, 0o755)
+        chown_to_server_user(self.home)
+        self.data_dir = os.path.join(self.home, "data")
+        self.port = free_port()
+        self.log = os.path.join(self.home, "server.log")
+        self.extra_options: list = []
+
+    def initdb(self, checksums: bool = True, wal_log_hints: bool = False) -> Instance:
+        command = [os.path.join(BIN_DIR, "initdb"), "-D", self.data_dir, "-U", "postgres", "--auth-local=trust",
+                   "--auth-host=scram-sha-256", "--no-sync", "--no-instructions"]
+        if checksums:
+            command.append("--data-checksums")
+        run_as_server_user(command)
+        self.append_config(
+            "listen_addresses = '127.0.0.1'",
+            "wal_level = replica",
+            "max_wal_senders = 10",
+            "max_replication_slots = 10",
+            "hot_standby = on",
+            "wal_keep_size = '256MB'",
+            "fsync = off",
+            "wal_log_hints = %s" % ("on" if wal_log_hints else "off"),
+        )
+        return self
+
+    def append_config(self, *lines: str, path: str | None = None) -> None:
+        with open(path or os.path.join(self.data_dir, "postgresql.conf"), "a") as config:
+            config.write("\n".join(lines) + "\n")
+
+    def start(self) -> Instance:
+        options = "-p %d -k %s %s" % (self.port, self.home, " ".join(self.extra_options))
+        run_as_server_user([os.path.join(BIN_DIR, "pg_ctl"), "-D", self.data_dir, "-l", self.log, "-o", options, "-w", "-t", "60", "start"])
+        return self
+
+    def stop(self, mode: str = "fast") -> None:
+        run_as_server_user([os.path.join(BIN_DIR, "pg_ctl"), "-D", self.data_dir, "-m", mode, "-w", "stop"], check=False)
+
+    def kill(self) -> None:
+        """Simulate a crash: SIGKILL the postmaster, leaving the cluster 'in production'."""
+        with open(os.path.join(self.data_dir, "postmaster.pid")) as pid_file:
+            pid = int(pid_file.readline())
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        # Children notice the dead postmaster and exit on their own; wait for the socket to be free.
+        time.sleep(0.5)
+
+    def running(self) -> bool:
+        return run_as_server_user([os.path.join(BIN_DIR, "pg_ctl"), "-D", self.data_dir, "status"], check=False).returncode == 0
+
+    def connect(self, **overrides):
+        kwargs = dict(host=self.home, port=self.port, user="postgres", dbname="postgres", autocommit=True)
+        kwargs.update(overrides)
+        return psycopg.connect(**kwargs)
+
+    def query(self, statement: str, params=None) -> list:
+        with self.connect() as connection:
+            cursor = connection.execute(statement, params)
+            return cursor.fetchall() if cursor.description else []
+
+    def value(self, statement: str, params=None):
+        return self.query(statement, params)[0][0]
+
+    def wait_for(self, statement: str, expected, timeout: float = 30.0):
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            try:
+                last = self.value(statement)
+                if last == expected:
+                    return last
+            except psycopg.Error as error:
+                last = error
+            time.sleep(0.1)
+        raise AssertionError("%s: %r never became %r (last: %r)" % (self.name, statement, expected, last))
+
+    def upstream(self, **extra) -> dict:
+        """Module options that make another server follow this one."""
+        options = dict(primary_host="127.0.0.1", primary_port=self.port)
+        options.update(extra)
+        return options
+
+    def login(self, **extra) -> dict:
+        options = dict(login_unix_socket=self.home, login_port=self.port)
+        options.update(extra)
+        return options
+
+
+class Lab:
+    """Creates servers for one test and removes them afterwards."""
+
+    def __init__(self, base: str):
+        self.base = base
+        self.instances: list = []
+
+    def instance(self, name: str) -> Instance:
+        instance = Instance(self.base, name)
+        self.instances.append(instance)
+        return instance
+
+    def primary(self, name: str = "primary", checksums: bool = True, wal_log_hints: bool = False,
+                replication_password: str = "repl pass") -> Instance:
+        instance = self.instance(name).initdb(checksums=checksums, wal_log_hints=wal_log_hints).start()
+        instance.query("SET password_encryption = 'scram-sha-256'")
+        with instance.connect() as connection:
+            connection.execute(
+                psycopg.sql.SQL("ALTER ROLE postgres PASSWORD {}").format(psycopg.sql.Literal(SUPERUSER_PASSWORD))
+            )
+            connection.execute(
+                psycopg.sql.SQL("CREATE ROLE replicator LOGIN REPLICATION PASSWORD {}").format(psycopg.sql.Literal(replication_password))
+            )
+        instance.replication_password = replication_password
+        return instance
+
+    def clone(self, primary: Instance, name: str, modules, **options) -> Instance:
+        standby = self.instance(name)
+        args = primary.upstream(
+            data_dir=standby.data_dir,
+            replication_password=primary.replication_password,
+            passfile=os.path.join(standby.home, "pgpass"),
+            application_name=name,
+            bin_dir=BIN_DIR,
+        )
+        args.update(options)
+        result = modules.run("pg_basebackup", args)
+        assert result.get("failed") is not True, result
+        standby.clone_result = result
+        return standby.start()
+
+    def close(self) -> None:
+        for instance in self.instances:
+            if os.path.exists(os.path.join(instance.data_dir, "postmaster.pid")):
+                instance.stop("immediate")
+
+
+class ModuleRunner:
+    """Runs pgops.replication modules through `ansible` against localhost, as a playbook task would."""
+
+    def __init__(self, base: str):
+        self.tree = os.path.join(base, "ansible-results")
+        self.calls: list = []
+
+    def run(self, module: str, args: dict, check: bool = False, diff: bool = False) -> dict:
+        shutil.rmtree(self.tree, ignore_errors=True)
+        command = [ANSIBLE, "localhost", "-i", "localhost,", "-c", "local", "-m", "pgops.replication." + module,
+                   "-a", json.dumps(args), "--tree", self.tree, "-e", "ansible_python_interpreter=" + MODULE_PYTHON]
+        if AS_ROOT:
+            command += ["--become", "--become-method", "ansible.builtin.su", "--become-user", SERVER_USER]
+        if check:
+            command.append("--check")
+        if diff:
+            command.append("--diff")
+        environment = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_PATH, ANSIBLE_NOCOLOR="1",
+                           ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+                           ANSIBLE_DEPRECATION_WARNINGS="false")
+        environment.pop("ANSIBLE_CONFIG", None)
+        completed = subprocess.run(command, capture_output=True, text=True, env=environment, cwd=os.path.dirname(self.tree))
+        path = os.path.join(self.tree, "localhost")
+        if not os.path.exists(path):
+            raise AssertionError("ansible produced no result (rc %d): %s %s" % (completed.returncode, completed.stdout, completed.stderr))
+        with open(path) as result_file:
+            result = json.load(result_file)
+        result["_output"] = completed.stdout + completed.stderr
+        # The tree callback leaves out `failed`; ansible's exit status (2 for a failed task) says it.
+        result.setdefault("failed", completed.returncode != 0)
+        self.calls.append((module, result))
+        return result
+
+
+def assert_clean_failure(result: dict, pattern: str) -> None:
+    """The module failed through fail_json with a message matching `pattern`, not with a traceback."""
+    assert result.get("failed") is True, result
+    assert "exception" not in result and "module_stderr" not in result, result
+    assert "Traceback" not in result["_output"], result["_output"]
+    assert re.search(pattern, result["msg"]), "message %r does not match %r" % (result["msg"], pattern)
+
+
