@@ -1,0 +1,84 @@
+import os
+
+from pglab import BIN_DIR
+
+
+def facts_of(modules, instance, **extra):
+    args = instance.login(bin_dir=BIN_DIR)
+    args.update(extra)
+    result = modules.run("pg_replication_facts", args)
+    assert result.get("failed") is not True, result
+    return result["ansible_facts"]["pg_replication"]
+
+
+def test_primary_and_standby_facts_match_the_database(lab, modules):
+    primary = lab.primary()
+    standby = lab.clone(primary, "standby1", modules, slot_name="standby1")
+    primary.wait_for("SELECT state FROM pg_stat_replication WHERE application_name = 'standby1'", "streaming")
+    primary.query("CREATE TABLE t AS SELECT generate_series(1, 1000) AS id")
+    standby.wait_for("SELECT count(*) FROM t", 1000)
+
+    facts = facts_of(modules, primary, data_dir=primary.data_dir)
+    assert facts["running"] is True and facts["role"] == "primary"
+    assert facts["system_identifier"] == primary.value("SELECT system_identifier::text FROM pg_control_system()")
+    assert facts["timeline"] == 1
+    assert facts["server_version_num"] == int(primary.value("SHOW server_version_num"))
+    assert facts["current_lsn"] is not None and facts["received_lsn"] is None
+    [row] = facts["replication"]
+    assert row["application_name"] == "standby1" and row["state"] == "streaming" and row["sync_state"] == "async"
+    assert row["replay_lag_bytes"] >= 0
+    [slot] = facts["slots"]
+    assert slot["slot_name"] == "standby1" and slot["active"] is True and slot["wal_status"] == "reserved"
+    assert slot["restart_lsn"] == primary.value("SELECT restart_lsn::text FROM pg_replication_slots")
+    settings = facts["settings"]
+    assert settings["wal_level"] == "replica" and settings["max_wal_senders"] == 10 and settings["hot_standby"] is True
+    assert settings["data_checksums"] is True and settings["wal_log_hints"] is False and settings["full_page_writes"] is True
+    assert facts["standby_signal"] is False and facts["data_dir"] == primary.data_dir
+
+    facts = facts_of(modules, standby, data_dir=standby.data_dir)
+    assert facts["role"] == "standby" and facts["timeline"] == 1
+    assert facts["system_identifier"] == primary.value("SELECT system_identifier::text FROM pg_control_system()")
+    assert facts["wal_receiver"]["status"] == "streaming"
+    assert facts["wal_receiver"]["sender_port"] == primary.port and facts["wal_receiver"]["slot_name"] == "standby1"
+    assert facts["received_lsn"] is not None and facts["replayed_lsn"] is not None
+    assert facts["replay_lag_bytes"] >= 0 and facts["replay_paused"] is False
+    assert facts["current_lsn"] is None and facts["standby_signal"] is True
+    assert "passfile=" in facts["settings"]["primary_conninfo"]
+
+
+def test_password_in_primary_conninfo_is_masked(lab, modules):
+    primary = lab.primary()
+    standby = lab.clone(primary, "standby1", modules)
+    standby.query("ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port=%d user=replicator password=''repl pass'''" % primary.port)
+    standby.query("SELECT pg_reload_conf()")
+    standby.wait_for("SELECT current_setting('primary_conninfo') LIKE '%%password%%'", True)
+    result = modules.run("pg_replication_facts", standby.login())
+    facts = result["ansible_facts"]["pg_replication"]
+    assert "repl pass" not in result["_output"] and "repl pass" not in str(facts)
+    assert "password='********'" in facts["settings"]["primary_conninfo"]
+    primary.wait_for("SELECT state FROM pg_stat_replication", "streaming")
+    assert "repl pass" not in str(facts["wal_receiver"])
+
+
+def test_stopped_server_reports_controldata(lab, modules):
+    primary = lab.primary()
+    primary.stop()
+    facts = facts_of(modules, primary, data_dir=primary.data_dir)
+    assert facts["running"] is False and facts["role"] == "stopped"
+    control = facts["controldata"]
+    assert control["cluster_state"] == "shut down" and control["clean_shutdown"] is True
+    assert control["data_checksums"] is True
+    assert facts["timeline"] == 1 and facts["standby_signal"] is False
+    assert control["system_identifier"] == facts["system_identifier"] and control["checkpoint_lsn"].count("/") == 1
+
+    primary.start()
+    primary.kill()
+    facts = facts_of(modules, primary, data_dir=primary.data_dir)
+    assert facts["role"] == "stopped" and facts["controldata"]["clean_shutdown"] is False
+    assert os.path.exists(os.path.join(primary.data_dir, "postmaster.pid"))
+
+
+def test_facts_in_check_mode(lab, modules):
+    primary = lab.primary()
+    result = modules.run("pg_replication_facts", primary.login(), check=True)
+    assert result["changed"] is False and result["ansible_facts"]["pg_replication"]["role"] == "primary"
