@@ -14,9 +14,10 @@ description:
     when it does not within O(lsn_timeout). A planned switchover passes the old primary's shutdown
     checkpoint LSN here, so no acknowledged write is left behind.
   - On a server that is already a primary it changes nothing.
-author: pgops.replication contributors
+author: pgops.replication contributors (@pgops)
 extends_documentation_fragment:
   - pgops.replication.connection
+  - pgops.replication.attributes
 attributes:
   check_mode:
     support: full
@@ -80,6 +81,7 @@ lsn:
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.pgops.replication.plugins.module_utils.lsn import InvalidLsn, lsn_at_least, parse_lsn
 from ansible_collections.pgops.replication.plugins.module_utils.postgres import (
     connect,
@@ -94,7 +96,7 @@ POLL_SECONDS = 0.05
 STANDBY_QUERY = """
 SELECT pg_is_in_recovery() AS in_recovery,
        pg_last_wal_replay_lsn()::text AS replayed_lsn,
-       pg_is_wal_replay_paused() AS replay_paused,
+       CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() END AS replay_paused,
        coalesce((SELECT received_tli FROM pg_stat_wal_receiver), (SELECT timeline_id FROM pg_control_checkpoint())) AS timeline
 """
 PRIMARY_QUERY = "SELECT pg_current_wal_lsn()::text AS lsn, pg_walfile_name(pg_current_wal_lsn()) AS wal_file"

@@ -20,9 +20,10 @@ description:
   - When a rewind cannot work (missing WAL, missing prerequisites, another cluster) the module fails with
     RV(rewind_possible=false), which a playbook can branch on to re-clone the standby instead.
   - Must run as the PostgreSQL OS user (C(become_user=postgres)).
-author: pgops.replication contributors
+author: pgops.replication contributors (@pgops)
 extends_documentation_fragment:
   - pgops.replication.upstream
+  - pgops.replication.attributes
 attributes:
   check_mode:
     support: full
@@ -121,12 +122,13 @@ command:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.pgops.replication.plugins.module_utils.conninfo import build_conninfo
 from ansible_collections.pgops.replication.plugins.module_utils.controldata import (
     is_data_directory,
     read_controldata,
     running_postmaster_pid,
 )
-from ansible_collections.pgops.replication.plugins.module_utils.conninfo import build_conninfo
 from ansible_collections.pgops.replication.plugins.module_utils.postgres import (
     ConnectionFailed,
     describe_target,
@@ -217,18 +219,27 @@ def already_rewound(data_dir: str, controldata: dict) -> bool:
 
 
 def save_own_files(data_dir: str) -> dict:
-    saved = {}
+    """The target's configuration files in the data directory, and which of them it did not have (None)."""
+    saved: dict = {}
     for name in TARGET_OWN_FILES:
         path = os.path.join(data_dir, name)
         if os.path.isfile(path):
             with open(path, "rb") as handle:
                 saved[name] = (handle.read(), os.stat(path).st_mode & 0o777)
+        else:
+            saved[name] = None
     return saved
 
 
 def restore_own_files(data_dir: str, saved: dict) -> None:
-    for name, (content, mode) in saved.items():
+    """Undo pg_rewind's copies of the source's configuration: the target keeps its own files, and gains none."""
+    for name, original in saved.items():
         path = os.path.join(data_dir, name)
+        if original is None:
+            if os.path.exists(path):
+                os.unlink(path)
+            continue
+        content, mode = original
         with open(path, "wb") as handle:
             handle.write(content)
         os.chmod(path, mode)

@@ -1,0 +1,42 @@
+from pglab import assert_clean_failure
+from ansible_collections.pgops.replication.plugins.module_utils.lsn import format_lsn, parse_lsn
+
+
+def test_promote_gated_on_lsn(lab, modules):
+    primary = lab.primary()
+    standby = lab.clone(primary, "standby1", modules)
+    primary.query("CREATE TABLE t (id int)")
+    primary.query("INSERT INTO t VALUES (1)")
+    target = primary.value("SELECT pg_current_wal_lsn()::text")
+    primary.stop()
+
+    unreachable = format_lsn(parse_lsn(target) + 16 * 1024 * 1024)
+    timed_out = modules.run("pg_promote", standby.login(wait_for_lsn=unreachable, lsn_timeout=2))
+    assert_clean_failure(timed_out, r"replay reached .*, not %s, within 2 seconds: not promoted" % unreachable)
+    assert timed_out["gate_reached"] is False
+    assert standby.value("SELECT pg_is_in_recovery()") is True
+
+    checked = modules.run("pg_promote", standby.login(wait_for_lsn=target), check=True)
+    assert checked["changed"] is True and checked["gate_reached"] is True
+    assert standby.value("SELECT pg_is_in_recovery()") is True
+
+    promoted = modules.run("pg_promote", standby.login(wait_for_lsn=target, lsn_timeout=10))
+    assert promoted["changed"] is True and promoted["promoted"] is True and promoted["gate_reached"] is True
+    assert promoted["timeline_before"] == 1 and promoted["timeline_after"] == 2
+    assert standby.value("SELECT pg_is_in_recovery()") is False
+    standby.query("INSERT INTO t VALUES (2)")
+    assert standby.value("SELECT count(*) FROM t") == 2
+    assert parse_lsn(promoted["lsn"]) >= parse_lsn(target)
+
+    again = modules.run("pg_promote", standby.login(wait_for_lsn=target))
+    assert again["changed"] is False and again["promoted"] is False and again["timeline_after"] == 2
+
+
+def test_paused_replay_is_refused(lab, modules):
+    primary = lab.primary()
+    standby = lab.clone(primary, "standby1", modules)
+    standby.query("SELECT pg_wal_replay_pause()")
+    standby.wait_for("SELECT pg_get_wal_replay_pause_state()", "paused")
+    result = modules.run("pg_promote", standby.login())
+    assert_clean_failure(result, r"WAL replay is paused")
+    assert standby.value("SELECT pg_is_in_recovery()") is True

@@ -1,0 +1,108 @@
+import os
+import shutil
+
+from pglab import BIN_DIR, SUPERUSER_PASSWORD, assert_clean_failure, chown_to_server_user
+
+
+def diverge(lab, modules, checksums=True, wal_log_hints=False):
+    """A primary and its promoted standby that both took writes after the promotion."""
+    old = lab.primary("old", checksums=checksums, wal_log_hints=wal_log_hints)
+    old.query("CREATE TABLE t (id int, origin text)")
+    old.query("INSERT INTO t SELECT g, 'before' FROM generate_series(1, 1000) g")
+    new = lab.clone(old, "new", modules)
+    new.wait_for("SELECT count(*) FROM t", 1000)
+    new.query("SELECT pg_promote(true, 60)")
+    new.query("INSERT INTO t SELECT g, 'new primary' FROM generate_series(1001, 1100) g")
+    old.query("INSERT INTO t SELECT g, 'lost on old' FROM generate_series(5001, 5050) g")
+    new.query("CHECKPOINT")
+    return old, new
+
+
+def rewind_args(old, new, **extra):
+    args = new.upstream(
+        data_dir=old.data_dir,
+        replication_password="repl pass",
+        passfile=os.path.join(old.home, "pgpass"),
+        application_name="old",
+        source_password=SUPERUSER_PASSWORD,
+        bin_dir=BIN_DIR,
+    )
+    args.update(extra)
+    return args
+
+
+def assert_follows(old, new):
+    new.wait_for("SELECT state FROM pg_stat_replication WHERE application_name = 'old'", "streaming")
+    new.query("INSERT INTO t VALUES (2000, 'after rewind')")
+    old.wait_for("SELECT count(*) FROM t WHERE origin IN ('new primary', 'after rewind')", 101)
+    assert old.value("SELECT count(*) FROM t WHERE origin = 'lost on old'") == 0
+    assert old.value("SELECT pg_is_in_recovery()") is True
+
+
+def test_rewind_diverged_old_primary(lab, modules):
+    old, new = diverge(lab, modules)
+    old.append_config("work_mem = '7MB'  # the old primary's own setting")
+    old.stop()
+
+    checked = modules.run("pg_rewind", rewind_args(old, new), check=True)
+    assert checked["changed"] is True and checked["rewound"] is True
+    assert "--dry-run" in checked["command"]
+    assert not os.path.exists(os.path.join(old.data_dir, "standby.signal"))
+
+    result = modules.run("pg_rewind", rewind_args(old, new))
+    assert result["changed"] is True and result["rewound"] is True and result["rewind_possible"] is True
+    assert SUPERUSER_PASSWORD not in " ".join(result["command"]) and SUPERUSER_PASSWORD not in result["_output"]
+    with open(os.path.join(old.data_dir, "postgresql.conf")) as config:
+        assert "work_mem = '7MB'" in config.read()
+    again = modules.run("pg_rewind", rewind_args(old, new))
+    assert again["changed"] is False and again["rewound"] is False
+
+    old.start()
+    assert old.value("SHOW work_mem") == "7MB"
+    assert_follows(old, new)
+
+
+def test_rewind_after_crash_with_config_outside_data_dir(lab, modules):
+    old, new = diverge(lab, modules, checksums=False, wal_log_hints=True)
+    # Debian's layout: the configuration lives outside the data directory.
+    etc = os.path.join(old.home, "etc")
+    os.makedirs(etc)
+    chown_to_server_user(etc)
+    old.stop()
+    for name in ("postgresql.conf", "pg_hba.conf", "pg_ident.conf"):
+        shutil.move(os.path.join(old.data_dir, name), os.path.join(etc, name))
+    config_file = os.path.join(etc, "postgresql.conf")
+    old.append_config("hba_file = '%s/pg_hba.conf'" % etc, "ident_file = '%s/pg_ident.conf'" % etc, path=config_file)
+    old.extra_options = ["-c config_file=%s" % config_file]
+    old.start()
+    old.query("INSERT INTO t SELECT g, 'lost on old' FROM generate_series(6001, 6010) g")
+    old.kill()
+
+    result = modules.run("pg_rewind", rewind_args(old, new, config_file=config_file))
+    assert result["changed"] is True and result["rewound"] is True, result
+    assert not os.path.exists(os.path.join(old.data_dir, "postgresql.conf"))
+    old.start()
+    assert_follows(old, new)
+
+
+def test_rewind_refused_without_hints_or_checksums(lab, modules):
+    old, new = diverge(lab, modules, checksums=False, wal_log_hints=False)
+    old.stop()
+    before = sorted(os.listdir(old.data_dir))
+    result = modules.run("pg_rewind", rewind_args(old, new))
+    assert_clean_failure(result, r"target .*: pg_rewind needs data checksums or wal_log_hints=on.*wal_log_hints is off")
+    assert result["rewind_possible"] is False
+    assert sorted(os.listdir(old.data_dir)) == before
+
+
+def test_rewind_impossible_when_wal_is_gone(lab, modules):
+    old, new = diverge(lab, modules)
+    old.stop()
+    # Take away the WAL pg_rewind needs to find the last common checkpoint on the target.
+    wal_dir = os.path.join(old.data_dir, "pg_wal")
+    for name in os.listdir(wal_dir):
+        if len(name) == 24:
+            os.unlink(os.path.join(wal_dir, name))
+    result = modules.run("pg_rewind", rewind_args(old, new))
+    assert_clean_failure(result, r"pg_rewind failed")
+    assert result["rewind_possible"] is False
