@@ -3,11 +3,10 @@ SHELL := /bin/bash
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 COLLECTION_LINK := $(VENV)/collections/ansible_collections/pgops/replication
-SANITY_ROOT := $(VENV)/sanity/ansible_collections/pgops/replication
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(VENV)/collections
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: venv lint unit integration test sanity clean
+.PHONY: venv lint unit integration test sanity clean demo demo-clean
 
 venv: $(VENV)/.installed
 
@@ -26,10 +25,18 @@ lint: venv
 	$(MAKE) sanity
 
 # ansible-test wants the collection under ansible_collections/<namespace>/<name>: run it on a copy there.
+# The copy lives outside this checkout: inside it, ansible-test would find our .git and list the copy's files
+# with `git ls-files`, which returns none for a git-ignored directory ("All targets skipped").
+# Each sanity test runs in a venv of its own that ansible-test bootstraps pip into with a script downloaded from
+# ci-files.testing.ansible.com, unreachable here, unless ~/.ansible/test/cache has it: give it .ci/get-pip.py.
 sanity: venv
-	rm -rf $(SANITY_ROOT) && mkdir -p $(SANITY_ROOT)
-	tar --exclude=./.venv --exclude=./.git --exclude=./tests/output -cf - . | tar -xf - -C $(SANITY_ROOT)
-	cd $(SANITY_ROOT) && PATH=$(CURDIR)/$(VENV)/bin:$$PATH ansible-test sanity --local --python $$($(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])') --color no
+	pip=$$($(PYTHON) -c 'import sys, types; from ansible_test._internal.python_requirements import get_venv_packages as p; \
+	  print(p(types.SimpleNamespace(version="%d.%d" % sys.version_info[:2]))["pip"])') \
+	  && script=$$HOME/.ansible/test/cache/get_pip_$${pip//./_}.py && { [ -e "$$script" ] || install -D -m 644 .ci/get-pip.py "$$script"; }
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && root=$$tmp/ansible_collections/pgops/replication && mkdir -p "$$root" \
+	  && tar --exclude=./.venv --exclude=./.git --exclude=./tests/output -cf - . | tar -xf - -C "$$root" \
+	  && cd "$$root" && PATH=$(CURDIR)/$(VENV)/bin:$$PATH ansible-test sanity --local --color no \
+	    --python $$($(CURDIR)/$(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 
 unit: venv
 	$(VENV)/bin/pytest -q tests/unit
@@ -41,3 +48,9 @@ test: lint unit integration
 
 clean:
 	rm -rf $(VENV) tests/output
+
+demo: venv
+	$(PYTHON) demo/loopback.py
+
+demo-clean: venv
+	$(PYTHON) demo/loopback.py clean

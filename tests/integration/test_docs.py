@@ -1,0 +1,24 @@
+import os
+import subprocess
+
+import pytest
+from pglab import CHECKOUT, COLLECTIONS_PATH
+
+MODULES = sorted(name[:-3] for name in os.listdir(os.path.join(CHECKOUT, "plugins", "modules")) if name.endswith(".py"))
+
+
+def test_all_six_modules_exist():
+    assert MODULES == ["pg_basebackup", "pg_promote", "pg_replication_facts", "pg_replication_slot", "pg_replication_user", "pg_rewind"]
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_ansible_doc_renders(module):
+    completed = subprocess.run(
+        [os.path.join(CHECKOUT, ".venv", "bin", "ansible-doc"), "-t", "module", "pgops.replication." + module],
+        capture_output=True, text=True, env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_PATH, ANSIBLE_NOCOLOR="1"),
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "pgops.replication.%s" % module in completed.stdout
+    for section in ("OPTIONS", "EXAMPLES", "RETURN VALUES"):
+        assert section in completed.stdout, section
+    assert "WARNING" not in completed.stderr and "ERROR" not in completed.stderr, completed.stderr
