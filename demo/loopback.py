@@ -42,18 +42,25 @@ def main() -> None:
         result = succeed(
             modules.run(
                 "pg_basebackup",
-                primary.upstream(data_dir=standby.data_dir, replication_password=REPLICATION_PASSWORD,
-                                 passfile=os.path.join(standby.home, "pgpass"), application_name=standby.name,
-                                 slot_name=standby.name, bin_dir=BIN_DIR),
+                primary.upstream(
+                    data_dir=standby.data_dir,
+                    replication_password=REPLICATION_PASSWORD,
+                    passfile=os.path.join(standby.home, "pgpass"),
+                    application_name=standby.name,
+                    slot_name=standby.name,
+                    bin_dir=BIN_DIR,
+                ),
             ),
             "clone " + standby.name,
         )
         standby.start()
-        print("%s: cloned %d MB in %.1f s, standby started on 127.0.0.1:%d"
-              % (standby.name, result["size_bytes"] // 2**20, result["duration_seconds"], standby.port))
+        print(
+            "%s: cloned %d MB in %.1f s, standby started on 127.0.0.1:%d"
+            % (standby.name, result["size_bytes"] // 2**20, result["duration_seconds"], standby.port)
+        )
     primary.query("CREATE TABLE demo AS SELECT generate_series(1, 10000) AS id")
+    primary.wait_for("SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'", len(standbys))
     for standby in standbys:
-        primary.wait_for("SELECT state FROM pg_stat_replication WHERE application_name = '%s'" % standby.name, "streaming")
         standby.wait_for("SELECT count(*) FROM demo", 10000)
 
     print()
@@ -61,21 +68,34 @@ def main() -> None:
     replication = {}
     slots = {}
     for instance in [primary] + standbys:
-        facts = succeed(modules.run("pg_replication_facts", instance.login(data_dir=instance.data_dir)), "facts")["ansible_facts"]["pg_replication"]
+        result = succeed(modules.run("pg_replication_facts", instance.login(data_dir=instance.data_dir)), "facts")
+        facts = result["ansible_facts"]["pg_replication"]
         for row in facts["replication"]:
             replication[row["application_name"]] = row
         for slot in facts["slots"]:
             slots[slot["slot_name"]] = slot
         if facts["role"] == "primary":
-            print("%-6s %-8s %-3s %-12s %-10s %-6s %-6s %s" % (instance.name, "primary", facts["timeline"], facts["current_lsn"], "-", "-", "-", "-"))
+            print(
+                "%-6s %-8s %-3s %-12s %-10s %-6s %-6s %s"
+                % (instance.name, "primary", facts["timeline"], facts["current_lsn"], "-", "-", "-", "-")
+            )
             continue
         row = replication.get(instance.name, {})
         slot = slots.get(instance.name, {})
         receiver = facts["wal_receiver"] or {}
-        print("%-6s %-8s %-3s %-12s %-10s %-6s %-6s %s" % (
-            instance.name, facts["role"], facts["timeline"], facts["replayed_lsn"], row.get("replay_lag_bytes", "?"),
-            row.get("sync_state", "?"), "active" if slot.get("active") else "down",
-            "%s:%s (%s)" % (receiver.get("sender_host"), receiver.get("sender_port"), receiver.get("status"))))
+        print(
+            "%-6s %-8s %-3s %-12s %-10s %-6s %-6s %s"
+            % (
+                instance.name,
+                facts["role"],
+                facts["timeline"],
+                facts["replayed_lsn"],
+                row.get("replay_lag_bytes", "?"),
+                row.get("sync_state", "?"),
+                "active" if slot.get("active") else "down",
+                "%s:%s (%s)" % (receiver.get("sender_host"), receiver.get("sender_port"), receiver.get("status")),
+            )
+        )
     print()
     print("Servers keep running (data in %s); `make demo-clean` stops and removes them." % DEMO_DIR)
 

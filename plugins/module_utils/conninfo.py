@@ -109,7 +109,7 @@ def _unquote_config_value(raw: str) -> str:
                 index += 2
                 continue
             if character == "'":
-                if raw[index + 1:index + 2] == "'":
+                if raw[index + 1 : index + 2] == "'":
                     out.append("'")
                     index += 2
                     continue

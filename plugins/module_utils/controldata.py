@@ -57,7 +57,7 @@ def parse_controldata(text: str) -> dict:
             try:
                 parsed[key] = int(value)
             except ValueError:
-                raise ControlDataError("pg_controldata printed %r for %r, expected an integer" % (value, label.strip()))
+                raise ControlDataError("pg_controldata printed %r for %r, expected an integer" % (value, label.strip())) from None
         elif key in _BOOLEAN_FIELDS:
             parsed[key] = value == "on"
         else:

@@ -13,7 +13,7 @@ from ansible.module_utils.basic import missing_required_lib
 
 try:
     import psycopg
-    from psycopg import sql  # noqa: F401  (re-exported for modules)
+    from psycopg import sql  # noqa: F401  # pylint: disable=unused-import  # re-exported for the modules
 except ImportError:
     psycopg = None
     sql = None
@@ -100,7 +100,7 @@ def try_connect(kwargs: dict, autocommit: bool = True):
     try:
         return psycopg.connect(autocommit=autocommit, **kwargs)
     except psycopg.Error as error:
-        raise ConnectionFailed("could not connect to %s: %s" % (describe_target(kwargs), str(error).strip()))
+        raise ConnectionFailed("could not connect to %s: %s" % (describe_target(kwargs), str(error).strip())) from error
 
 
 def connect(module, autocommit: bool = True):
@@ -173,6 +173,4 @@ def validate_bin_dir(module) -> None:
 def refuse_root(module, action: str) -> None:
     """Data directories must belong to the PostgreSQL OS user, so programs that write them must run as that user."""
     if os.geteuid() == 0:
-        module.fail_json(
-            msg="%s must run as the PostgreSQL OS user, not root: use become_user (for example postgres)" % action
-        )
+        module.fail_json(msg="%s must run as the PostgreSQL OS user, not root: use become_user (for example postgres)" % action)

@@ -30,9 +30,7 @@ def saslprep(password: str) -> bytes:
     if password.isascii():
         return raw
     mapped = "".join(
-        " " if stringprep.in_table_c12(character) else character
-        for character in password
-        if not stringprep.in_table_b1(character)
+        " " if stringprep.in_table_c12(character) else character for character in password if not stringprep.in_table_b1(character)
     )
     normalized = unicodedata.normalize("NFKC", mapped)
     if not normalized:
@@ -86,7 +84,7 @@ def scram_secret_matches(password: str, secret: str | None) -> bool:
     if not secret or not secret.startswith("SCRAM-SHA-256$"):
         return False
     try:
-        parameters, keys = secret[len("SCRAM-SHA-256$"):].split("$", 1)
+        parameters, keys = secret[len("SCRAM-SHA-256$") :].split("$", 1)
         iterations_text, salt_text = parameters.split(":", 1)
         stored_text, server_text = keys.split(":", 1)
         iterations = int(iterations_text)

@@ -18,9 +18,10 @@ description:
     the new copy replaces it and the old directory is kept aside, renamed, for you to remove.
   - Must run as the PostgreSQL OS user (C(become_user=postgres)), which must be able to write the parent
     directory of O(data_dir).
-author: pgops.replication contributors
+author: pgops.replication contributors (@pgops)
 extends_documentation_fragment:
   - pgops.replication.upstream
+  - pgops.replication.attributes
 attributes:
   check_mode:
     support: full
@@ -123,12 +124,14 @@ command:
   elements: str
 """
 
+import contextlib
 import os
 import re
 import shutil
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.pgops.replication.plugins.module_utils.controldata import (
     is_data_directory,
     read_controldata,
@@ -224,18 +227,16 @@ def directory_size(path: str) -> int:
     total = 0
     for root, _directories, files in os.walk(path):
         for name in files:
-            try:
+            # A file removed while walking counts for nothing.
+            with contextlib.suppress(OSError):
                 total += os.lstat(os.path.join(root, name)).st_size
-            except OSError:
-                pass
     return total
 
 
 def run_basebackup(module, pg_basebackup: str, target: str) -> list:
     params = module.params
     source = primary_conninfo(params)
-    command = [pg_basebackup, "--pgdata", target, "--wal-method=stream", "--checkpoint=fast", "--no-password",
-               "--dbname", source]
+    command = [pg_basebackup, "--pgdata", target, "--wal-method=stream", "--checkpoint=fast", "--no-password", "--dbname", source]
     if params["slot_name"]:
         command += ["--slot", params["slot_name"]]
     if params["max_rate"]:
@@ -286,13 +287,18 @@ def main() -> None:
                 module.fail_json(
                     msg="data_dir %s already holds %s, not a copy of the primary's cluster %s; nothing was changed. "
                     "Set force=true to clone beside it and keep the old directory aside." % (data_dir, what, system_identifier),
-                    **result
+                    **result,
                 )
             pid = running_postmaster_pid(data_dir)
             if pid is not None:
-                module.fail_json(msg="a PostgreSQL server (PID %d) is running on %s: stop it before replacing its data directory" % (pid, data_dir), **result)
+                module.fail_json(
+                    msg="a PostgreSQL server (PID %d) is running on %s: stop it before replacing its data directory" % (pid, data_dir),
+                    **result,
+                )
             if os.path.ismount(data_dir):
-                module.fail_json(msg="data_dir %s is a mount point and cannot be renamed aside: empty it by hand first" % data_dir, **result)
+                module.fail_json(
+                    msg="data_dir %s is a mount point and cannot be renamed aside: empty it by hand first" % data_dir, **result
+                )
         result["slot_created"] = ensure_slot(module, connection)
     passfile_changed = ensure_passfile(params, module.check_mode)
     action = "replaced" if state in ("cluster", "foreign") else "cloned"

@@ -150,14 +150,17 @@ def main() -> None:
         if target is not None:
             state = wait_for_replay(connection, target, params["lsn_timeout"])
             if not state["in_recovery"]:
-                module.fail_json(msg="the server left recovery while waiting for replay to reach %s: something else promoted it" % target, **result)
+                module.fail_json(
+                    msg="the server left recovery while waiting for replay to reach %s: something else promoted it" % target, **result
+                )
             result["replayed_lsn"] = state["replayed_lsn"]
             result["gate_reached"] = lsn_at_least(state["replayed_lsn"], target)
             if not result["gate_reached"]:
                 module.fail_json(
-                    msg="replay reached %s, not %s, within %d seconds: not promoted" % (state["replayed_lsn"], target, params["lsn_timeout"]),
+                    msg="replay reached %s, not %s, within %d seconds: not promoted"
+                    % (state["replayed_lsn"], target, params["lsn_timeout"]),
                     timeline_after=state["timeline"],
-                    **result
+                    **result,
                 )
         try:
             promoted = connection.execute("SELECT pg_promote(true, %s)", (params["promote_timeout"],)).fetchone()[0]

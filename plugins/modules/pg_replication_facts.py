@@ -15,9 +15,11 @@ description:
   - When the server is down it reads C(pg_controldata) from O(data_dir) instead, so a stopped former
     primary can still be compared with the cluster.
   - Passwords in C(primary_conninfo) are masked.
-author: pgops.replication contributors
+author: pgops.replication contributors (@pgops)
 extends_documentation_fragment:
   - pgops.replication.connection
+  - pgops.replication.attributes
+  - pgops.replication.attributes.facts
 attributes:
   check_mode:
     support: full
@@ -103,7 +105,9 @@ ansible_facts:
           description: Whether WAL replay is paused (standby).
           type: bool
         wal_receiver:
-          description: The standby's row of C(pg_stat_wal_receiver) (status, upstream host and port, slot, timeline, masked conninfo); null when no WAL receiver runs.
+          description:
+            - The standby's row of C(pg_stat_wal_receiver) (status, upstream host and port, slot, timeline, masked conninfo).
+            - Null when no WAL receiver runs.
           type: dict
         replication:
           description: One entry per C(pg_stat_replication) row with LSNs, lag in bytes and seconds, C(state) and C(sync_state).
@@ -130,12 +134,13 @@ ansible_facts:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.pgops.replication.plugins.module_utils.conninfo import mask_conninfo_password
 from ansible_collections.pgops.replication.plugins.module_utils.controldata import (
     is_data_directory,
     read_controldata,
     running_postmaster_pid,
 )
-from ansible_collections.pgops.replication.plugins.module_utils.conninfo import mask_conninfo_password
 from ansible_collections.pgops.replication.plugins.module_utils.lsn import lsn_bytes_between
 from ansible_collections.pgops.replication.plugins.module_utils.postgres import (
     ConnectionFailed,

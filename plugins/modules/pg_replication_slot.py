@@ -11,9 +11,10 @@ version_added: 0.1.0
 description:
   - Creates or drops a physical replication slot on the server it connects to and reports its state.
   - A slot keeps the WAL its standby still needs; C(max_slot_wal_keep_size) bounds how much.
-author: pgops.replication contributors
+author: pgops.replication contributors (@pgops)
 extends_documentation_fragment:
   - pgops.replication.connection
+  - pgops.replication.attributes
 attributes:
   check_mode:
     support: full
@@ -80,6 +81,7 @@ slot:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.pgops.replication.plugins.module_utils.postgres import (
     SLOT_NAME_PATTERN,
     connect,
@@ -113,10 +115,16 @@ def main() -> None:
         if slot and slot["type"] != "physical":
             module.fail_json(msg="slot %s exists and is a %s slot; this module manages physical slots only" % (name, slot["type"]))
         if module.params["state"] == "present":
-            needed, after = slot is None, slot or dict(name=name, type="physical", active=False, active_pid=None, restart_lsn=None, wal_status=None)
+            needed, after = (
+                slot is None,
+                slot or dict(name=name, type="physical", active=False, active_pid=None, restart_lsn=None, wal_status=None),
+            )
         else:
             if slot and slot["active"]:
-                module.fail_json(msg="slot %s is in use by WAL sender PID %s: stop that standby before dropping its slot" % (name, slot["active_pid"]), slot=slot)
+                module.fail_json(
+                    msg="slot %s is in use by WAL sender PID %s: stop that standby before dropping its slot" % (name, slot["active_pid"]),
+                    slot=slot,
+                )
             needed, after = slot is not None, None
         result = dict(changed=needed, slot=after, diff=dict(before={"slot": slot} if slot else {}, after={"slot": after} if after else {}))
         if not needed or module.check_mode:

@@ -13,9 +13,10 @@ description:
   - The password is stored as a SCRAM-SHA-256 secret computed by the module, so the plain password is
     never sent to the server (and cannot reach its log). An existing secret is verified against the
     given password and left alone when it matches, so the password is not rewritten on every run.
-author: pgops.replication contributors
+author: pgops.replication contributors (@pgops)
 extends_documentation_fragment:
   - pgops.replication.connection
+  - pgops.replication.attributes
 attributes:
   check_mode:
     support: full
@@ -82,6 +83,7 @@ role:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.pgops.replication.plugins.module_utils.conninfo import MASK
 from ansible_collections.pgops.replication.plugins.module_utils.postgres import (
     connect,
@@ -163,12 +165,15 @@ def main() -> None:
             if existing is None:
                 if params["password"] is None:
                     module.fail_json(msg="password is required to create role %s" % name)
-                statements.append(statement(
-                    connection,
-                    "CREATE ROLE {role} WITH LOGIN REPLICATION NOSUPERUSER CONNECTION LIMIT %d PASSWORD {secret}" % params["conn_limit"],
-                    name,
-                    scram_secret(params["password"]),
-                ))
+                statements.append(
+                    statement(
+                        connection,
+                        "CREATE ROLE {role} WITH LOGIN REPLICATION NOSUPERUSER CONNECTION LIMIT %d PASSWORD {secret}"
+                        % params["conn_limit"],
+                        name,
+                        scram_secret(params["password"]),
+                    )
+                )
                 password_changed = True
             else:
                 clauses = []

@@ -198,14 +198,22 @@ def check_source(module, controldata: dict) -> dict:
     try:
         connection = try_connect(kwargs)
     except ConnectionFailed as error:
-        module.fail_json(msg="cannot reach the primary for pg_rewind: %s" % error, rewound=False, rewind_possible=None,
-                         reason="source unreachable", standby_config_changed=False)
+        module.fail_json(
+            msg="cannot reach the primary for pg_rewind: %s" % error,
+            rewound=False,
+            rewind_possible=None,
+            reason="source unreachable",
+            standby_config_changed=False,
+        )
     with connection:
         source = fetch_one(connection, SOURCE_QUERY)
     where = describe_target(kwargs)
     if source["system_identifier"] != controldata["system_identifier"]:
-        impossible(module, "source %s belongs to cluster %s and the target to cluster %s: re-clone instead of rewinding"
-                   % (where, source["system_identifier"], controldata["system_identifier"]))
+        impossible(
+            module,
+            "source %s belongs to cluster %s and the target to cluster %s: re-clone instead of rewinding"
+            % (where, source["system_identifier"], controldata["system_identifier"]),
+        )
     if source["full_page_writes"] != "on":
         impossible(module, "source %s: full_page_writes is off, and pg_rewind needs it on" % where)
     if source["server_version_num"] < 150000:
@@ -247,7 +255,14 @@ def restore_own_files(data_dir: str, saved: dict) -> None:
 
 def rewind_command(module, pg_rewind: str, data_dir: str, dry_run: bool) -> list:
     params = module.params
-    command = [pg_rewind, "--target-pgdata", data_dir, "--source-server", build_conninfo(source_kwargs(params)), "--no-sync" if dry_run else "--progress"]
+    command = [
+        pg_rewind,
+        "--target-pgdata",
+        data_dir,
+        "--source-server",
+        build_conninfo(source_kwargs(params)),
+        "--no-sync" if dry_run else "--progress",
+    ]
     if dry_run:
         command.append("--dry-run")
     if params["config_file"]:
@@ -310,9 +325,15 @@ def main() -> None:
         result.update(command=command, output=output)
         if rc != 0:
             possible = None if not any(marker in output for marker in IMPOSSIBLE_MARKERS) else False
-            module.fail_json(msg="pg_rewind failed: %s" % output.splitlines()[-1] if output else "pg_rewind failed",
-                             rewound=False, rewind_possible=possible, reason=output, standby_config_changed=False,
-                             command=command, output=output)
+            module.fail_json(
+                msg="pg_rewind failed: %s" % output.splitlines()[-1] if output else "pg_rewind failed",
+                rewound=False,
+                rewind_possible=possible,
+                reason=output,
+                standby_config_changed=False,
+                command=command,
+                output=output,
+            )
         if "no rewind required" in output:
             result["reason"] = "no rewind required: the target has not diverged from the primary"
         else:

@@ -8,6 +8,7 @@ import tempfile
 import pytest
 from pglab import Lab, ModuleRunner, chown_to_server_user
 
+
 @pytest.fixture(scope="session")
 def base_dir():
     base = tempfile.mkdtemp(prefix="pgops-it-", dir="/tmp")

@@ -13,7 +13,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 
 import psycopg
@@ -46,7 +45,7 @@ def as_server_user(command: list) -> list:
 
 
 def run_as_server_user(command: list, check: bool = True) -> subprocess.CompletedProcess:
-    completed = subprocess.run(as_server_user(command), capture_output=True, text=True)
+    completed = subprocess.run(as_server_user(command), capture_output=True, text=True, check=False)
     if check and completed.returncode != 0:
         raise RuntimeError("%s failed: %s%s" % (command, completed.stdout, completed.stderr))
     return completed
@@ -79,8 +78,17 @@ class Instance:
         self.extra_options: list = []
 
     def initdb(self, checksums: bool = True, wal_log_hints: bool = False) -> Instance:
-        command = [os.path.join(BIN_DIR, "initdb"), "-D", self.data_dir, "-U", "postgres", "--auth-local=trust",
-                   "--auth-host=scram-sha-256", "--no-sync", "--no-instructions"]
+        command = [
+            os.path.join(BIN_DIR, "initdb"),
+            "-D",
+            self.data_dir,
+            "-U",
+            "postgres",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            "--no-sync",
+            "--no-instructions",
+        ]
         if checksums:
             command.append("--data-checksums")
         run_as_server_user(command)
@@ -176,14 +184,13 @@ class Lab:
         self.instances.append(instance)
         return instance
 
-    def primary(self, name: str = "primary", checksums: bool = True, wal_log_hints: bool = False,
-                replication_password: str = "repl pass") -> Instance:
+    def primary(
+        self, name: str = "primary", checksums: bool = True, wal_log_hints: bool = False, replication_password: str = "repl pass"
+    ) -> Instance:
         instance = self.instance(name).initdb(checksums=checksums, wal_log_hints=wal_log_hints).start()
         instance.query("SET password_encryption = 'scram-sha-256'")
         with instance.connect() as connection:
-            connection.execute(
-                psycopg.sql.SQL("ALTER ROLE postgres PASSWORD {}").format(psycopg.sql.Literal(SUPERUSER_PASSWORD))
-            )
+            connection.execute(psycopg.sql.SQL("ALTER ROLE postgres PASSWORD {}").format(psycopg.sql.Literal(SUPERUSER_PASSWORD)))
             connection.execute(
                 psycopg.sql.SQL("CREATE ROLE replicator LOGIN REPLICATION PASSWORD {}").format(psycopg.sql.Literal(replication_password))
             )
@@ -220,19 +227,38 @@ class ModuleRunner:
 
     def run(self, module: str, args: dict, check: bool = False, diff: bool = False) -> dict:
         shutil.rmtree(self.tree, ignore_errors=True)
-        command = [ANSIBLE, "localhost", "-i", "localhost,", "-c", "local", "-m", "pgops.replication." + module,
-                   "-a", json.dumps(args), "--tree", self.tree, "-e", "ansible_python_interpreter=" + MODULE_PYTHON]
+        command = [
+            ANSIBLE,
+            "localhost",
+            "-i",
+            "localhost,",
+            "-c",
+            "local",
+            "-m",
+            "pgops.replication." + module,
+            "-a",
+            json.dumps(args),
+            "--tree",
+            self.tree,
+            "-e",
+            "ansible_python_interpreter=" + MODULE_PYTHON,
+        ]
         if AS_ROOT:
             command += ["--become", "--become-method", "ansible.builtin.su", "--become-user", SERVER_USER]
         if check:
             command.append("--check")
         if diff:
             command.append("--diff")
-        environment = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_PATH, ANSIBLE_NOCOLOR="1",
-                           ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
-                           ANSIBLE_DEPRECATION_WARNINGS="false")
+        environment = dict(
+            os.environ,
+            ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_PATH,
+            ANSIBLE_NOCOLOR="1",
+            ANSIBLE_LOCALHOST_WARNING="false",
+            ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+            ANSIBLE_DEPRECATION_WARNINGS="false",
+        )
         environment.pop("ANSIBLE_CONFIG", None)
-        completed = subprocess.run(command, capture_output=True, text=True, env=environment, cwd=os.path.dirname(self.tree))
+        completed = subprocess.run(command, capture_output=True, text=True, env=environment, cwd=os.path.dirname(self.tree), check=False)
         path = os.path.join(self.tree, "localhost")
         if not os.path.exists(path):
             raise AssertionError("ansible produced no result (rc %d): %s %s" % (completed.returncode, completed.stdout, completed.stderr))
@@ -251,5 +277,3 @@ def assert_clean_failure(result: dict, pattern: str) -> None:
     assert "exception" not in result and "module_stderr" not in result, result
     assert "Traceback" not in result["_output"], result["_output"]
     assert re.search(pattern, result["msg"]), "message %r does not match %r" % (result["msg"], pattern)
-
-

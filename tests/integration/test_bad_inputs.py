@@ -9,8 +9,13 @@ NOT_A_DATA_DIR = "/etc"
 
 
 def cases(primary, base):
-    upstream = dict(primary_host="127.0.0.1", primary_port=primary.port, replication_password="repl pass",
-                    passfile=os.path.join(base, "pgpass"), bin_dir=BIN_DIR)
+    upstream = dict(
+        primary_host="127.0.0.1",
+        primary_port=primary.port,
+        replication_password="repl pass",
+        passfile=os.path.join(base, "pgpass"),
+        bin_dir=BIN_DIR,
+    )
     data_dir = os.path.join(base, "standby")
     return [
         ("pg_basebackup", dict(upstream, data_dir="relative/path"), r"data_dir must be an absolute path"),
@@ -22,12 +27,21 @@ def cases(primary, base):
         ("pg_basebackup", dict(upstream, data_dir=data_dir, application_name="has space"), r"application_name 'has space' must be"),
         ("pg_basebackup", dict(upstream, data_dir=data_dir, primary_host=" "), r"primary_host must name the primary"),
         ("pg_basebackup", dict(upstream, data_dir=data_dir, bin_dir="/nonexistent"), r"bin_dir /nonexistent is not a directory"),
-        ("pg_basebackup", dict(upstream, data_dir=data_dir, replication_password=None, passfile=os.path.join(base, "none")),
-         r"replication_password is not set and passfile .* does not exist"),
-        ("pg_basebackup", dict(upstream, data_dir=data_dir, replication_password="wrong password"),
-         r"cannot reach the primary for replication: .*password authentication failed"),
-        ("pg_basebackup", dict(upstream, data_dir=data_dir, primary_port=primary.port + 1 if primary.port < 65535 else 1),
-         r"cannot reach the primary for replication: could not connect to 127.0.0.1"),
+        (
+            "pg_basebackup",
+            dict(upstream, data_dir=data_dir, replication_password=None, passfile=os.path.join(base, "none")),
+            r"replication_password is not set and passfile .* does not exist",
+        ),
+        (
+            "pg_basebackup",
+            dict(upstream, data_dir=data_dir, replication_password="wrong password"),
+            r"cannot reach the primary for replication: .*password authentication failed",
+        ),
+        (
+            "pg_basebackup",
+            dict(upstream, data_dir=data_dir, primary_port=primary.port + 1 if primary.port < 65535 else 1),
+            r"cannot reach the primary for replication: could not connect to 127.0.0.1",
+        ),
         ("pg_basebackup", dict(upstream, data_dir=data_dir, connect_timeout=0), r"connect_timeout must be greater than zero"),
         ("pg_promote", dict(primary.login(), wait_for_lsn="not-an-lsn"), r"wait_for_lsn: 'not-an-lsn' is not an LSN"),
         ("pg_promote", dict(primary.login(), lsn_timeout=-5), r"lsn_timeout must be zero or more"),
@@ -35,19 +49,38 @@ def cases(primary, base):
         ("pg_promote", dict(primary.login(), login_port=0), r"login_port must be a TCP port"),
         ("pg_replication_facts", dict(primary.login(), data_dir=NOT_A_DATA_DIR), r"data_dir /etc is not a PostgreSQL data directory"),
         ("pg_replication_facts", dict(login_host="127.0.0.1", login_port=primary.port, login_unix_socket="/tmp"), r"mutually exclusive"),
-        ("pg_replication_facts", dict(login_host="127.0.0.1", login_port=primary.port, login_user="nobody_here", login_password="x1y2z3"),
-         r"could not connect to 127.0.0.1 port \d+ as nobody_here.*set data_dir"),
-        ("pg_replication_facts", dict(primary.login(), ssl_rootcert="/nonexistent/ca.crt"), r"ssl_rootcert /nonexistent/ca.crt does not exist"),
+        (
+            "pg_replication_facts",
+            dict(login_host="127.0.0.1", login_port=primary.port, login_user="nobody_here", login_password="x1y2z3"),
+            r"could not connect to 127.0.0.1 port \d+ as nobody_here.*set data_dir",
+        ),
+        (
+            "pg_replication_facts",
+            dict(primary.login(), ssl_rootcert="/nonexistent/ca.crt"),
+            r"ssl_rootcert /nonexistent/ca.crt does not exist",
+        ),
         ("pg_replication_user", dict(primary.login(), name="pg_monitor_me", password="long enough"), r"name 'pg_monitor_me' is reserved"),
         ("pg_replication_user", dict(primary.login(), name="x" * 64, password="long enough"), r"name must be 1 to 63 bytes"),
         ("pg_replication_user", dict(primary.login(), name="newrole"), r"password is required to create role newrole"),
         ("pg_replication_user", dict(primary.login(), conn_limit=-2, password="long enough"), r"conn_limit must be -1"),
-        ("pg_replication_user", dict(primary.login(), state="absent", password="long enough"), r"password makes no sense with state=absent"),
+        (
+            "pg_replication_user",
+            dict(primary.login(), state="absent", password="long enough"),
+            r"password makes no sense with state=absent",
+        ),
         ("pg_replication_user", dict(primary.login(), password=""), r"password must not be empty"),
         ("pg_replication_slot", dict(primary.login(), name=""), r"'' is not a valid replication slot name"),
         ("pg_rewind", dict(upstream, data_dir=NOT_A_DATA_DIR), r"data_dir /etc is not a PostgreSQL data directory"),
-        ("pg_rewind", dict(upstream, data_dir=primary.data_dir), r"a PostgreSQL server \(PID \d+\) is running on .*stop it before rewinding"),
-        ("pg_rewind", dict(upstream, data_dir=primary.data_dir, config_file="/nonexistent.conf"), r"config_file /nonexistent.conf does not exist"),
+        (
+            "pg_rewind",
+            dict(upstream, data_dir=primary.data_dir),
+            r"a PostgreSQL server \(PID \d+\) is running on .*stop it before rewinding",
+        ),
+        (
+            "pg_rewind",
+            dict(upstream, data_dir=primary.data_dir, config_file="/nonexistent.conf"),
+            r"config_file /nonexistent.conf does not exist",
+        ),
         ("pg_basebackup", dict(upstream, data_dir=data_dir, state="present"), r"Unsupported parameters .*state"),
         ("pg_promote", dict(primary.login(), lsn_timeout="soon"), r"lsn_timeout.*'soon'.*int"),
     ]

@@ -30,8 +30,17 @@ def test_clone_streams_and_second_run_is_unchanged(lab, modules):
     with open(os.path.join(standby.data_dir, "postgresql.auto.conf")) as auto_conf:
         assert "repl pass" not in auto_conf.read()
 
-    again = modules.run("pg_basebackup", primary.upstream(data_dir=standby.data_dir, replication_password="repl pass",
-                                                          passfile=passfile, application_name="standby1", slot_name="standby1", bin_dir=BIN_DIR))
+    again = modules.run(
+        "pg_basebackup",
+        primary.upstream(
+            data_dir=standby.data_dir,
+            replication_password="repl pass",
+            passfile=passfile,
+            application_name="standby1",
+            slot_name="standby1",
+            bin_dir=BIN_DIR,
+        ),
+    )
     assert again["changed"] is False and again["action"] == "unchanged"
     assert standby.value("SELECT pg_is_in_recovery()") is True
 
@@ -40,8 +49,11 @@ def test_check_mode_creates_nothing(lab, modules):
     primary = lab.primary()
     target = os.path.join(lab.base, "never")
     passfile = os.path.join(lab.base, "pgpass-check")
-    result = modules.run("pg_basebackup", primary.upstream(data_dir=target, replication_password="repl pass", passfile=passfile,
-                                                           slot_name="never", bin_dir=BIN_DIR), check=True)
+    result = modules.run(
+        "pg_basebackup",
+        primary.upstream(data_dir=target, replication_password="repl pass", passfile=passfile, slot_name="never", bin_dir=BIN_DIR),
+        check=True,
+    )
     assert result["changed"] is True and result["action"] == "cloned" and result["slot_created"] is True
     assert not os.path.exists(target) and not os.path.exists(passfile)
     assert primary.value("SELECT count(*) FROM pg_replication_slots") == 0
@@ -54,8 +66,12 @@ def test_foreign_directory_is_refused_and_untouched(lab, modules):
     precious = os.path.join(target.data_dir, "precious.txt")
     with open(precious, "w") as handle:
         handle.write("do not delete")
-    result = modules.run("pg_basebackup", primary.upstream(data_dir=target.data_dir, replication_password="repl pass",
-                                                           passfile=os.path.join(target.home, "pgpass"), bin_dir=BIN_DIR))
+    result = modules.run(
+        "pg_basebackup",
+        primary.upstream(
+            data_dir=target.data_dir, replication_password="repl pass", passfile=os.path.join(target.home, "pgpass"), bin_dir=BIN_DIR
+        ),
+    )
     assert_clean_failure(result, r"already holds files that are not a PostgreSQL data directory.*nothing was changed.*force=true")
     assert os.listdir(target.data_dir) == ["precious.txt"]
     with open(precious) as handle:
@@ -68,8 +84,13 @@ def test_other_cluster_is_refused_then_replaced_with_force_keeping_it_aside(lab,
     other.start()
     other.query("CREATE TABLE marker AS SELECT 'old cluster' AS what")
     other_identifier = other.value("SELECT system_identifier::text FROM pg_control_system()")
-    args = primary.upstream(data_dir=other.data_dir, replication_password="repl pass", passfile=os.path.join(other.home, "pgpass"),
-                            application_name="other", bin_dir=BIN_DIR)
+    args = primary.upstream(
+        data_dir=other.data_dir,
+        replication_password="repl pass",
+        passfile=os.path.join(other.home, "pgpass"),
+        application_name="other",
+        bin_dir=BIN_DIR,
+    )
     refused = modules.run("pg_basebackup", args)
     assert_clean_failure(refused, r"already holds PostgreSQL cluster %s" % other_identifier)
 
@@ -86,7 +107,8 @@ def test_other_cluster_is_refused_then_replaced_with_force_keeping_it_aside(lab,
     assert not [name for name in os.listdir(other.home) if name.endswith(".pgops-clone")]
     other.start()
     assert other.value("SELECT system_identifier::text FROM pg_control_system()") == primary.value(
-        "SELECT system_identifier::text FROM pg_control_system()")
+        "SELECT system_identifier::text FROM pg_control_system()"
+    )
     primary.wait_for("SELECT state FROM pg_stat_replication WHERE application_name = 'other'", "streaming")
 
 
@@ -99,8 +121,12 @@ def test_interrupted_clone_leftover_is_replaced(lab, modules):
         handle.write("15\n")
     for path in (leftover, os.path.join(leftover, "PG_VERSION")):
         chown_to_server_user(path)
-    result = modules.run("pg_basebackup", primary.upstream(data_dir=standby.data_dir, replication_password="repl pass",
-                                                           passfile=os.path.join(standby.home, "pgpass"), bin_dir=BIN_DIR))
+    result = modules.run(
+        "pg_basebackup",
+        primary.upstream(
+            data_dir=standby.data_dir, replication_password="repl pass", passfile=os.path.join(standby.home, "pgpass"), bin_dir=BIN_DIR
+        ),
+    )
     assert result["changed"] is True
     assert not os.path.exists(leftover)
     standby.start()

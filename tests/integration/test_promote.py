@@ -1,4 +1,5 @@
 from pglab import assert_clean_failure
+
 from ansible_collections.pgops.replication.plugins.module_utils.lsn import format_lsn, parse_lsn
 
 

@@ -73,7 +73,9 @@ def test_slot_lifecycle(lab, modules):
 
     created = modules.run("pg_replication_slot", primary.login(name="standby9"))
     assert created["changed"] is True
-    restart_lsn, wal_status, active = primary.query("SELECT restart_lsn::text, wal_status, active FROM pg_replication_slots WHERE slot_name = 'standby9'")[0]
+    restart_lsn, wal_status, active = primary.query(
+        "SELECT restart_lsn::text, wal_status, active FROM pg_replication_slots WHERE slot_name = 'standby9'"
+    )[0]
     assert restart_lsn is not None and wal_status == "reserved" and active is False
     assert created["slot"]["restart_lsn"] == restart_lsn
 

@@ -27,7 +27,7 @@ AWKWARD_PASSWORDS = [
     "$HOME and $(id)",
     "100%",
     "colon:inside",
-    "quote\"double",
+    'quote"double',
     "pässwörd ünïcode",
     "",
     "'",

@@ -49,7 +49,9 @@ def test_parse_fields():
 
 
 def test_crashed_server_is_not_clean():
-    parsed = parse_controldata(SAMPLE.replace("shut down in recovery", "in production").replace("version:           1", "version:           0"))
+    parsed = parse_controldata(
+        SAMPLE.replace("shut down in recovery", "in production").replace("version:           1", "version:           0")
+    )
     assert parsed["clean_shutdown"] is False
     assert parsed["data_checksums"] is False
 

@@ -45,8 +45,16 @@ def test_generated_secret_round_trip_and_salt():
 
 @pytest.mark.parametrize(
     "secret",
-    [None, "", "md5a3556571e93b0d20722ba62be61e8c2d", "s3cret", "SCRAM-SHA-256$", "SCRAM-SHA-256$x:abc$def:ghi",
-     "SCRAM-SHA-256$0:AAAA$AAAA:AAAA", "SCRAM-SHA-256$4096:!!$AAAA:AAAA"],
+    [
+        None,
+        "",
+        "md5a3556571e93b0d20722ba62be61e8c2d",
+        "s3cret",
+        "SCRAM-SHA-256$",
+        "SCRAM-SHA-256$x:abc$def:ghi",
+        "SCRAM-SHA-256$0:AAAA$AAAA:AAAA",
+        "SCRAM-SHA-256$4096:!!$AAAA:AAAA",
+    ],
 )
 def test_malformed_or_other_secrets_do_not_match(secret):
     assert not scram_secret_matches("s3cret", secret)

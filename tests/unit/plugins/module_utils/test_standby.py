@@ -46,8 +46,14 @@ def test_primary_conninfo_names_passfile_and_never_the_password(tmp_path):
     conninfo = primary_conninfo(params)
     assert "secret" not in conninfo
     assert parse_conninfo(conninfo) == {
-        "host": "db1", "port": "5432", "user": "replicator", "passfile": str(tmp_path / "pgpass"), "application_name": "db2",
-        "sslmode": "verify-full", "sslrootcert": "/etc/ssl/ca.crt", "connect_timeout": "10",
+        "host": "db1",
+        "port": "5432",
+        "user": "replicator",
+        "passfile": str(tmp_path / "pgpass"),
+        "application_name": "db2",
+        "sslmode": "verify-full",
+        "sslrootcert": "/etc/ssl/ca.crt",
+        "connect_timeout": "10",
     }
 
 
