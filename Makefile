@@ -20,7 +20,7 @@ $(VENV)/.installed: test-requirements.txt
 
 lint: venv
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check plugins tests demo
+	$(VENV)/bin/ruff format --check plugins tests demo bench
 	$(VENV)/bin/ansible-lint
 	$(MAKE) sanity
 
