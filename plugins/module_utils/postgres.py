@@ -160,10 +160,6 @@ def find_server_binary(module, name: str, bin_dir: str | None = None, data_dir: 
     module.fail_json(msg="%s not found in %s: install the PostgreSQL server package or set bin_dir" % (name, where))
 
 
-def server_binary_argument_spec() -> dict:
-    return dict(bin_dir=dict(type="path"))
-
-
 def validate_bin_dir(module) -> None:
     bin_dir = module.params.get("bin_dir")
     if bin_dir and not os.path.isdir(bin_dir):
