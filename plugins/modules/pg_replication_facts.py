@@ -35,6 +35,7 @@ options:
     description:
       - Data directory of the server. Needed to report on a stopped server; also used to find the
         matching C(pg_controldata) and to report C(standby.signal).
+      - A directory that does not exist or is empty, with no server answering, is reported as role C(absent).
     type: path
   bin_dir:
     description: Directory holding C(pg_controldata); found from the installed server packages when unset.
@@ -70,7 +71,9 @@ ansible_facts:
           description: Whether a server runs on this host.
           type: bool
         role:
-          description: C(primary), C(standby), or C(stopped).
+          description:
+            - C(primary), C(standby), C(stopped), or C(absent) when O(data_dir) does not exist or is empty
+              and no server answers.
           type: str
           sample: standby
         system_identifier:
@@ -120,6 +123,10 @@ ansible_facts:
         settings:
           description: Settings replication depends on, C(primary_conninfo) masked.
           type: dict
+        pending_restart:
+          description: Settings changed in the configuration that take effect only after a restart.
+          type: list
+          elements: str
         data_dir:
           description: Data directory of the server.
           type: str
@@ -208,6 +215,7 @@ SLOTS_QUERY = """
 SELECT slot_name, slot_type, active, active_pid, restart_lsn::text AS restart_lsn, wal_status, safe_wal_size
 FROM pg_replication_slots ORDER BY slot_name
 """
+PENDING_RESTART_QUERY = "SELECT coalesce(array_agg(name ORDER BY name), '{}') AS names FROM pg_settings WHERE pending_restart"
 SETTINGS_QUERY = "SELECT name, setting, vartype, unit, current_setting(name) AS shown FROM pg_settings WHERE name = ANY(%s)"
 
 
@@ -276,17 +284,26 @@ def running_facts(connection, data_dir: str | None) -> dict:
     if "primary_conninfo" in settings:
         settings["primary_conninfo"] = mask_conninfo_password(settings["primary_conninfo"])
     facts["settings"] = settings
+    facts["pending_restart"] = fetch_one(connection, PENDING_RESTART_QUERY)["names"]
     facts["standby_signal"] = standby_signal(facts["data_dir"])
     return facts
 
 
+def is_absent(data_dir: str) -> bool:
+    return not os.path.isdir(data_dir) or not os.listdir(data_dir)
+
+
 def stopped_facts(module, data_dir: str) -> dict:
-    controldata = read_controldata(module, find_server_binary(module, "pg_controldata", module.params["bin_dir"], data_dir), data_dir)
+    """Facts of a server that does not run: from pg_controldata, or role 'absent' when there is no cluster yet."""
+    if is_absent(data_dir):
+        controldata = None
+    else:
+        controldata = read_controldata(module, find_server_binary(module, "pg_controldata", module.params["bin_dir"], data_dir), data_dir)
     return dict(
         running=False,
-        role="stopped",
-        system_identifier=controldata["system_identifier"],
-        timeline=controldata["timeline"],
+        role="stopped" if controldata else "absent",
+        system_identifier=controldata["system_identifier"] if controldata else None,
+        timeline=controldata["timeline"] if controldata else None,
         server_version=None,
         server_version_num=None,
         data_dir=data_dir,
@@ -300,6 +317,7 @@ def stopped_facts(module, data_dir: str) -> dict:
         replication=[],
         slots=[],
         settings={},
+        pending_restart=[],
         standby_signal=standby_signal(data_dir),
         controldata=controldata,
     )
@@ -313,7 +331,7 @@ def main() -> None:
     validate_connection_params(module)
     validate_bin_dir(module)
     data_dir = module.params["data_dir"]
-    if data_dir is not None and not is_data_directory(data_dir):
+    if data_dir is not None and not is_absent(data_dir) and not is_data_directory(data_dir):
         module.fail_json(msg="data_dir %s is not a PostgreSQL data directory (no PG_VERSION or global/pg_control)" % data_dir)
     try:
         connection = try_connect(connection_kwargs(module.params))

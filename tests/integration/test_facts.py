@@ -82,3 +82,22 @@ def test_facts_in_check_mode(lab, modules):
     primary = lab.primary()
     result = modules.run("pg_replication_facts", primary.login(), check=True)
     assert result["changed"] is False and result["ansible_facts"]["pg_replication"]["role"] == "primary"
+
+
+def test_missing_or_empty_data_dir_is_absent(lab, modules):
+    instance = lab.instance("fresh")
+    facts = facts_of(modules, instance, data_dir=instance.data_dir)
+    assert facts["role"] == "absent" and facts["running"] is False and facts["system_identifier"] is None
+    os.makedirs(instance.data_dir)
+    assert facts_of(modules, instance, data_dir=instance.data_dir)["role"] == "absent"
+    assert not os.listdir(instance.data_dir)
+
+
+def test_pending_restart_lists_settings_waiting_for_a_restart(lab, modules):
+    primary = lab.primary()
+    assert facts_of(modules, primary)["pending_restart"] == []
+    primary.query("ALTER SYSTEM SET max_wal_senders = 12")
+    primary.query("ALTER SYSTEM SET work_mem = '8MB'")
+    primary.query("SELECT pg_reload_conf()")
+    primary.wait_for("SELECT count(*) FROM pg_settings WHERE pending_restart", 1)
+    assert facts_of(modules, primary)["pending_restart"] == ["max_wal_senders"]
