@@ -6,7 +6,7 @@ COLLECTION_LINK := $(VENV)/collections/ansible_collections/pgops/replication
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(VENV)/collections
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: venv lint unit integration test sanity clean demo demo-clean
+.PHONY: venv lint unit integration test sanity clean demo demo-clean images
 
 venv: $(VENV)/.installed
 
@@ -34,7 +34,7 @@ sanity: venv
 	  print(p(types.SimpleNamespace(version="%d.%d" % sys.version_info[:2]))["pip"])') \
 	  && script=$$HOME/.ansible/test/cache/get_pip_$${pip//./_}.py && { [ -e "$$script" ] || install -D -m 644 .ci/get-pip.py "$$script"; }
 	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && root=$$tmp/ansible_collections/pgops/replication && mkdir -p "$$root" \
-	  && tar --exclude=./.venv --exclude=./.git --exclude=./tests/output -cf - . | tar -xf - -C "$$root" \
+	  && tar --exclude=./.venv --exclude=./.git --exclude=./.ansible --exclude=./tests/output -cf - . | tar -xf - -C "$$root" \
 	  && cd "$$root" && PATH=$(CURDIR)/$(VENV)/bin:$$PATH ansible-test sanity --local --color no \
 	    --python $$($(CURDIR)/$(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 
@@ -48,6 +48,10 @@ test: lint unit integration
 
 clean:
 	rm -rf $(VENV) tests/output
+
+# Local lab images pgops-lab:debian12/debian13 (debootstrap + docker import; cached by content hash).
+images:
+	lab/build-images
 
 demo: venv
 	$(PYTHON) demo/loopback.py

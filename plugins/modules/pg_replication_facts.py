@@ -123,6 +123,9 @@ ansible_facts:
         settings:
           description: Settings replication depends on, C(primary_conninfo) masked.
           type: dict
+        conf_load_time:
+          description: When the server last read its configuration files; it changes once a reload has been processed.
+          type: str
         pending_restart:
           description: Settings changed in the configuration that take effect only after a restart.
           type: list
@@ -187,7 +190,8 @@ SELECT pg_is_in_recovery() AS in_recovery,
        current_setting('server_version_num')::int AS server_version_num,
        (SELECT system_identifier::text FROM pg_control_system()) AS system_identifier,
        current_setting('data_directory') AS data_directory,
-       (SELECT timeline_id FROM pg_control_checkpoint()) AS checkpoint_timeline
+       (SELECT timeline_id FROM pg_control_checkpoint()) AS checkpoint_timeline,
+       pg_conf_load_time()::text AS conf_load_time
 """
 PRIMARY_QUERY = "SELECT pg_current_wal_lsn()::text AS current_lsn, pg_walfile_name(pg_current_wal_lsn()) AS wal_file"
 STANDBY_QUERY = """
@@ -246,6 +250,7 @@ def running_facts(connection, data_dir: str | None) -> dict:
         server_version=server["server_version"],
         server_version_num=server["server_version_num"],
         data_dir=server["data_directory"] or data_dir,
+        conf_load_time=server["conf_load_time"],
         current_lsn=None,
         received_lsn=None,
         replayed_lsn=None,
@@ -318,6 +323,7 @@ def stopped_facts(module, data_dir: str) -> dict:
         slots=[],
         settings={},
         pending_restart=[],
+        conf_load_time=None,
         standby_signal=standby_signal(data_dir),
         controldata=controldata,
     )
