@@ -6,7 +6,7 @@ COLLECTION_LINK := $(VENV)/collections/ansible_collections/pgops/replication
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(VENV)/collections
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: venv lint unit integration test sanity clean demo demo-clean images
+.PHONY: venv lint unit integration molecule test sanity clean demo demo-clean images
 
 venv: $(VENV)/.installed
 
@@ -20,7 +20,7 @@ $(VENV)/.installed: test-requirements.txt
 
 lint: venv
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check plugins tests demo bench
+	$(VENV)/bin/ruff format --check plugins tests bench molecule
 	$(VENV)/bin/ansible-lint
 	$(MAKE) sanity
 
@@ -44,17 +44,22 @@ unit: venv
 integration: venv
 	$(VENV)/bin/pytest -q tests/integration
 
-test: lint unit integration
+# Scenarios one after the other: they share container names and the lab network.
+MOLECULE_SCENARIOS := default pg17 sync tls
+molecule: venv images
+	for scenario in $(MOLECULE_SCENARIOS); do PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/molecule test -s $$scenario || exit 1; done
+
+test: lint unit integration molecule
 
 clean:
 	rm -rf $(VENV) tests/output
 
 # Local lab images pgops-lab:debian12/debian13 (debootstrap + docker import; cached by content hash).
-images:
+images: venv
 	lab/build-images
 
-demo: venv
-	$(PYTHON) demo/loopback.py
+demo: venv images
+	lab/demo
 
-demo-clean: venv
-	$(PYTHON) demo/loopback.py clean
+demo-clean:
+	lab/demo clean

@@ -101,11 +101,21 @@ def test_password_not_in_process_list_or_config(host):
 
 
 def test_verbose_rerun_is_idempotent_and_never_shows_the_password():
-    environment = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_PIPELINING="True",
-                       ANSIBLE_COLLECTIONS_PATH=os.path.join(CHECKOUT, ".venv", "collections"))
+    environment = dict(
+        os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_PIPELINING="True", ANSIBLE_COLLECTIONS_PATH=os.path.join(CHECKOUT, ".venv", "collections")
+    )
     completed = subprocess.run(
-        [os.path.join(CHECKOUT, ".venv", "bin", "ansible-playbook"), "-vvv", "-i", INVENTORY, os.path.join(CHECKOUT, "playbooks", "site.yml")],
-        capture_output=True, text=True, env=environment, check=False,
+        [
+            os.path.join(CHECKOUT, ".venv", "bin", "ansible-playbook"),
+            "-vvv",
+            "-i",
+            INVENTORY,
+            os.path.join(CHECKOUT, "playbooks", "site.yml"),
+        ],
+        capture_output=True,
+        text=True,
+        env=environment,
+        check=False,
     )
     output = completed.stdout + completed.stderr
     assert completed.returncode == 0, output[-3000:]

@@ -1,4 +1,5 @@
 import os
+import re
 import subprocess
 
 import pytest
@@ -25,3 +26,24 @@ def test_ansible_doc_renders(module):
     for section in ("OPTIONS", "EXAMPLES", "RETURN VALUES"):
         assert section in completed.stdout, section
     assert "WARNING" not in completed.stderr and "ERROR" not in completed.stderr, completed.stderr
+
+
+ROLES = sorted(os.listdir(os.path.join(CHECKOUT, "roles")))
+
+
+def test_all_three_roles_exist():
+    assert ROLES == ["postgresql", "primary", "standby"]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_ansible_doc_renders_role_argument_specs(role):
+    completed = subprocess.run(
+        [os.path.join(CHECKOUT, ".venv", "bin", "ansible-doc"), "-t", "role", "pgops.replication." + role],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_PATH, ANSIBLE_NOCOLOR="1"),
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert re.search(r"ENTRY POINT: \W*main", completed.stdout) and "Options" in completed.stdout
+    assert "ERROR" not in completed.stderr, completed.stderr

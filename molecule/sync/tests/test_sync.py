@@ -35,7 +35,8 @@ def test_commit_waits_without_standbys():
         host_of(name).run("systemctl stop %s", SERVICE)
     try:
         started = time.monotonic()
-        result = psql(PRIMARY, "SET statement_timeout = '3s'; CREATE TABLE IF NOT EXISTS sync_probe (id int); INSERT INTO sync_probe VALUES (1)")
+        statement = "SET statement_timeout = '3s'; CREATE TABLE IF NOT EXISTS sync_probe (id int); INSERT INTO sync_probe VALUES (1)"
+        result = psql(PRIMARY, statement)
         waited = time.monotonic() - started
         # The commit is durable locally but was not confirmed: PostgreSQL cancels the wait and says so.
         assert "canceling wait for synchronous replication" in result.stderr, result.stderr
