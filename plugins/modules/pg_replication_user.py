@@ -149,6 +149,9 @@ def main() -> None:
     name = params["name"]
     connection = connect(module)
     with connection:
+        # On a primary with synchronous_standby_names set and no standby yet (a cluster being built), a commit would
+        # wait forever for confirmation: role changes only need to be durable here.
+        connection.execute("SET synchronous_commit = local")
         existing = fetch_one(connection, ROLE_QUERY, (name,)) or None
         if existing and existing["superuser"]:
             module.fail_json(

@@ -101,3 +101,12 @@ def test_active_slot_is_not_dropped(lab, modules):
 def test_slot_name_validation(lab, modules, bad_name):
     primary = lab.primary()
     assert_clean_failure(modules.run("pg_replication_slot", primary.login(name=bad_name)), r"is not a valid replication slot name")
+
+
+def test_user_is_created_on_a_synchronous_primary_without_standbys(lab, modules):
+    primary = lab.primary()
+    primary.query("ALTER SYSTEM SET synchronous_standby_names = 'ANY 1 (nobody)'")
+    primary.query("SELECT pg_reload_conf()")
+    primary.wait_for("SHOW synchronous_standby_names", "ANY 1 (nobody)")
+    result = modules.run("pg_replication_user", primary.login(name="early", password="early password"))
+    assert result["changed"] is True and role(primary, "early")[1] is True
