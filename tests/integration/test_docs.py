@@ -8,8 +8,17 @@ from pglab import CHECKOUT, COLLECTIONS_PATH
 MODULES = sorted(name[:-3] for name in os.listdir(os.path.join(CHECKOUT, "plugins", "modules")) if name.endswith(".py"))
 
 
-def test_all_six_modules_exist():
-    assert MODULES == ["pg_basebackup", "pg_promote", "pg_replication_facts", "pg_replication_slot", "pg_replication_user", "pg_rewind"]
+def test_all_modules_exist():
+    assert MODULES == [
+        "pg_basebackup",
+        "pg_database",
+        "pg_promote",
+        "pg_replication_facts",
+        "pg_replication_slot",
+        "pg_replication_user",
+        "pg_rewind",
+        "pg_user",
+    ]
 
 
 @pytest.mark.parametrize("module", MODULES)

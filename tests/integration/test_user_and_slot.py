@@ -110,3 +110,35 @@ def test_user_is_created_on_a_synchronous_primary_without_standbys(lab, modules)
     primary.wait_for("SHOW synchronous_standby_names", "ANY 1 (nobody)")
     result = modules.run("pg_replication_user", primary.login(name="early", password="early password"))
     assert result["changed"] is True and role(primary, "early")[1] is True
+
+
+def test_application_user_and_database(lab, modules):
+    primary = lab.primary()
+    created = modules.run("pg_user", primary.login(name="billing", password=AWKWARD))
+    assert created["changed"] is True and role(primary, "billing")[:3] == (True, False, False)
+    assert modules.run("pg_user", primary.login(name="billing", password=AWKWARD))["changed"] is False
+
+    checked = modules.run("pg_database", primary.login(name="billing", owner="billing"), check=True)
+    assert checked["changed"] is True and primary.query("SELECT 1 FROM pg_database WHERE datname = 'billing'") == []
+    assert modules.run("pg_database", primary.login(name="billing", owner="billing"))["changed"] is True
+    assert primary.value("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'billing'") == "billing"
+    assert modules.run("pg_database", primary.login(name="billing", owner="billing"))["changed"] is False
+    with psycopg.connect(host="127.0.0.1", port=primary.port, user="billing", password=AWKWARD, dbname="billing") as connection:
+        assert connection.execute("SELECT current_database()").fetchone()[0] == "billing"
+
+    refused = modules.run("pg_database", primary.login(name="billing", state="absent"))
+    assert_clean_failure(refused, r"drops database billing and all its data: set allow_drop=true")
+    assert primary.value("SELECT count(*) FROM pg_database WHERE datname = 'billing'") == 1
+    assert_clean_failure(
+        modules.run("pg_database", primary.login(name="other", owner="nobody")), r"owner nobody of database other does not exist"
+    )
+    assert modules.run("pg_database", primary.login(name="billing", state="absent", allow_drop=True))["changed"] is True
+    assert primary.value("SELECT count(*) FROM pg_database WHERE datname = 'billing'") == 0
+
+
+def test_existing_replication_role_used_as_application_user_loses_replication(lab, modules):
+    primary = lab.primary()
+    primary.query("CREATE ROLE app LOGIN REPLICATION PASSWORD 'app password'")
+    result = modules.run("pg_user", primary.login(name="app", password="app password"))
+    assert result["changed"] is True and result["password_changed"] is False
+    assert role(primary, "app")[1] is False
