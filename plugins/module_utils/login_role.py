@@ -65,8 +65,19 @@ def login_role_argument_spec(default_name: str | None) -> dict:
     return argument_spec
 
 
-def converge_login_role(module, replication: bool) -> None:
-    """Create, alter or drop a LOGIN NOSUPERUSER role with (or without) REPLICATION; exits the module."""
+def missing_function_grants(connection, name: str, functions: tuple) -> list:
+    return [
+        function
+        for function in functions
+        if not fetch_one(connection, "SELECT has_function_privilege(%s, %s, 'EXECUTE') AS granted", (name, function))["granted"]
+    ]
+
+
+def converge_login_role(module, replication: bool, function_grants: tuple = ()) -> None:
+    """Create, alter or drop a LOGIN NOSUPERUSER role with (or without) REPLICATION; exits the module.
+
+    `function_grants` lists function signatures the role must be able to EXECUTE (for example pg_rewind's file access).
+    """
     require_psycopg(module)
     validate(module)
     params = module.params
@@ -118,6 +129,10 @@ def converge_login_role(module, replication: bool) -> None:
                     password_changed = True
                 if clauses:
                     statements.append(statement(connection, "ALTER ROLE {role} WITH " + " ".join(clauses), name, secret))
+            grants = list(function_grants) if existing is None else missing_function_grants(connection, name, function_grants)
+            for function in grants:
+                # The signatures are constants of the calling module, never user input.
+                statements.append(statement(connection, "GRANT EXECUTE ON FUNCTION %s TO {role}" % function, name))
             desired = dict(name=name, login=True, replication=replication, superuser=False, conn_limit=params["conn_limit"])
         result = dict(
             changed=bool(statements),

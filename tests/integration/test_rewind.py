@@ -106,3 +106,19 @@ def test_rewind_impossible_when_wal_is_gone(lab, modules):
     result = modules.run("pg_rewind", rewind_args(old, new))
     assert_clean_failure(result, r"pg_rewind failed")
     assert result["rewind_possible"] is False
+
+
+def test_rewind_as_the_dedicated_non_superuser_role(lab, modules):
+    old, new = diverge(lab, modules)
+    created = modules.run("pg_rewind_user", new.login(password="rewind 'pass' ü"))
+    assert created["changed"] is True, created
+    assert new.value("SELECT rolsuper OR rolreplication FROM pg_roles WHERE rolname = 'pgops_rewind'") is False
+    assert modules.run("pg_rewind_user", new.login(password="rewind 'pass' ü"))["changed"] is False
+    new.query("REVOKE EXECUTE ON FUNCTION pg_catalog.pg_stat_file(text, boolean) FROM pgops_rewind")
+    repaired = modules.run("pg_rewind_user", new.login(password="rewind 'pass' ü"))
+    assert repaired["changed"] is True and any("pg_stat_file" in query for query in repaired["queries"])
+    old.stop()
+    result = modules.run("pg_rewind", rewind_args(old, new, source_user="pgops_rewind", source_password="rewind 'pass' ü"))
+    assert result["rewound"] is True, result
+    old.start()
+    assert_follows(old, new)

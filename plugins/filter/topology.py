@@ -1,0 +1,231 @@
+# Copyright: (c) 2026, pgops.replication contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the playbooks decide from every member's pg_replication facts: the status report and the choice of a new primary."""
+
+from __future__ import annotations
+
+import re
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.pgops.replication.plugins.module_utils.lsn import InvalidLsn, lsn_bytes_between, parse_lsn
+
+CRITICAL = "critical"
+WARNING = "warning"
+TABLE_FORMAT = "%-14s %-8s %-4s %-12s %-10s %-9s %-7s %-9s %s"
+
+
+def _member_name(host: str, variables) -> str:
+    """The name a member streams under: its postgresql_member_name, else the postgresql role's default."""
+    name = variables.get("postgresql_member_name")
+    return str(name) if name else re.sub(r"[^a-z0-9_]", "_", host.lower())
+
+
+def describe_members(hosts, hostvars) -> list:
+    """One plain dict per inventory host: its identity and its pg_replication facts (None when unknown)."""
+    if isinstance(hosts, str) or not hasattr(hosts, "__iter__"):
+        raise AnsibleFilterError("the members must be a list of inventory host names, got %r" % (hosts,))
+    members = []
+    for host in hosts:
+        if host not in hostvars:
+            raise AnsibleFilterError("%s is not an inventory host" % host)
+        variables = hostvars[host]
+        facts = (variables.get("ansible_facts") or {}).get("pg_replication")
+        members.append(
+            dict(
+                host=host,
+                name=_member_name(host, variables),
+                connect_host=str(variables.get("postgresql_connect_host") or host),
+                port=int(variables.get("postgresql_port") or 5432),
+                priority=int(variables.get("postgresql_failover_priority") or 0),
+                facts=dict(facts) if facts else None,
+            )
+        )
+    return members
+
+
+def _lsn_of(facts: dict) -> str | None:
+    if facts.get("current_lsn"):
+        return facts["current_lsn"]
+    if facts.get("received_lsn") or facts.get("replayed_lsn"):
+        return _later(facts.get("received_lsn"), facts.get("replayed_lsn"))
+    return (facts.get("controldata") or {}).get("checkpoint_lsn")
+
+
+def _later(first: str | None, second: str | None) -> str | None:
+    if not first or not second:
+        return first or second
+    return first if parse_lsn(first) >= parse_lsn(second) else second
+
+
+def _problem(problems: list, host: str, severity: str, check: str, message: str) -> None:
+    problems.append(dict(host=host, severity=severity, check=check, message="%s: %s" % (host, message)))
+
+
+def _standby_checks(member: dict, primary: dict | None, senders: dict, slots: dict, limits: dict, problems: list) -> dict:
+    """Check one standby against the primary; returns the row fields only the primary knows."""
+    facts, host, name = member["facts"], member["host"], member["name"]
+    receiver = facts.get("wal_receiver") or {}
+    sender = senders.get(name)
+    slot = slots.get(name)
+    if primary is not None and facts.get("system_identifier") != primary["facts"].get("system_identifier"):
+        _problem(problems, host, CRITICAL, "cluster", "belongs to cluster %s, not the primary's %s: rebuild it"
+                 % (facts.get("system_identifier"), primary["facts"].get("system_identifier")))
+    if receiver.get("status") != "streaming":
+        _problem(problems, host, CRITICAL, "streaming", "standby is not streaming (WAL receiver: %s)" % (receiver.get("status") or "not running"))
+    elif primary is not None and (receiver.get("sender_host"), receiver.get("sender_port")) != (primary["connect_host"], primary["port"]):
+        _problem(problems, host, CRITICAL, "upstream", "follows %s:%s, not the primary %s (%s:%d)"
+                 % (receiver.get("sender_host"), receiver.get("sender_port"), primary["host"], primary["connect_host"], primary["port"]))
+    if facts.get("replay_paused"):
+        _problem(problems, host, WARNING, "replay", "WAL replay is paused (pg_wal_replay_resume() resumes it)")
+    lag_bytes = sender.get("replay_lag_bytes") if sender else None
+    if lag_bytes is not None and lag_bytes > limits["bytes"]:
+        _problem(problems, host, WARNING, "lag", "replay lags the primary by %d bytes (limit %d)" % (lag_bytes, limits["bytes"]))
+    lag_seconds = facts.get("replay_lag_seconds")
+    if lag_seconds is not None and lag_seconds > limits["seconds"]:
+        _problem(problems, host, WARNING, "lag", "replay lags by %.1f seconds (limit %d)" % (lag_seconds, limits["seconds"]))
+    if primary is not None:
+        if slot is None:
+            _problem(problems, host, WARNING, "slot", "the primary has no slot %s for it: WAL it needs may be removed" % name)
+        elif slot.get("wal_status") == "lost":
+            _problem(problems, host, CRITICAL, "slot", "slot %s on the primary has lost WAL this standby needs: rejoin it" % name)
+        elif not slot.get("active"):
+            _problem(problems, host, WARNING, "slot", "slot %s on the primary is inactive and holds WAL (%s)" % (name, slot.get("wal_status")))
+    return dict(
+        lag_bytes=lag_bytes,
+        sync=sender.get("sync_state") if sender else None,
+        slot=None if slot is None else "active" if slot.get("active") else (slot.get("wal_status") or "inactive"),
+    )
+
+
+def cluster_status(hosts, hostvars, max_lag_bytes: int = 16 * 1024 * 1024, max_lag_seconds: int = 60) -> dict:
+    """The cluster as its members report it: primary, table rows and lines, and problems by severity."""
+    limits = dict(bytes=int(max_lag_bytes), seconds=int(max_lag_seconds))
+    members = describe_members(hosts, hostvars)
+    problems: list = []
+    primaries = [member for member in members if member["facts"] and member["facts"].get("role") == "primary"]
+    primary = primaries[0] if len(primaries) == 1 else None
+    if len(primaries) > 1:
+        _problem(problems, " and ".join(member["host"] for member in primaries), CRITICAL, "split-brain",
+                 "%d members run as primary: decide which holds the data to keep and rejoin the others" % len(primaries))
+    elif not primaries:
+        _problem(problems, "cluster", CRITICAL, "primary", "no member runs as primary")
+    senders = {row.get("application_name"): row for row in (primary["facts"].get("replication") or [])} if primary else {}
+    slots = {slot.get("slot_name"): slot for slot in (primary["facts"].get("slots") or [])} if primary else {}
+    rows = []
+    for member in members:
+        facts, host = member["facts"], member["host"]
+        row = dict(host=host, role="unknown", timeline=None, lsn=None, lag_bytes=None, lag_seconds=None, sync=None, slot=None, upstream=None)
+        rows.append(row)
+        if facts is None:
+            _problem(problems, host, CRITICAL, "reachable", "no facts: the host is unreachable or pg_replication_facts failed on it")
+            continue
+        receiver = facts.get("wal_receiver") or {}
+        row.update(
+            role=facts.get("role"),
+            timeline=facts.get("timeline"),
+            lsn=_lsn_of(facts),
+            lag_seconds=facts.get("replay_lag_seconds"),
+            upstream="%s:%s (%s)" % (receiver.get("sender_host"), receiver.get("sender_port"), receiver.get("status")) if receiver else None,
+        )
+        if facts.get("role") == "standby":
+            row.update(_standby_checks(member, primary, senders, slots, limits, problems))
+        elif facts.get("role") in ("stopped", "absent"):
+            _problem(problems, host, CRITICAL, "running", "no server runs (%s)" % facts.get("role"))
+    lines = [TABLE_FORMAT % ("host", "role", "tli", "lsn", "lag bytes", "lag s", "sync", "slot", "upstream")]
+    for row in rows:
+        lines.append(
+            TABLE_FORMAT
+            % (
+                row["host"],
+                row["role"],
+                "-" if row["timeline"] is None else row["timeline"],
+                row["lsn"] or "-",
+                "-" if row["lag_bytes"] is None else row["lag_bytes"],
+                "-" if row["lag_seconds"] is None else "%.3f" % row["lag_seconds"],
+                row["sync"] or "-",
+                row["slot"] or "-",
+                row["upstream"] or "-",
+            )
+        )
+    for problem in problems:
+        lines.append("%s %s" % (problem["severity"].upper(), problem["message"]))
+    return dict(
+        primary=primary["host"] if primary else None,
+        primaries=[member["host"] for member in primaries],
+        rows=rows,
+        lines=lines,
+        problems=problems,
+        critical=[problem["message"] for problem in problems if problem["severity"] == CRITICAL],
+        warnings=[problem["message"] for problem in problems if problem["severity"] == WARNING],
+    )
+
+
+def _received_position(facts: dict) -> tuple:
+    """(timeline, position) a member can offer as a new primary: what it received, or for a stopped one its checkpoint."""
+    if facts.get("role") == "standby":
+        position = _later(facts.get("received_lsn"), facts.get("replayed_lsn"))
+    else:
+        position = _lsn_of(facts)
+    try:
+        return int(facts.get("timeline") or 0), parse_lsn(position) if position else 0
+    except InvalidLsn:
+        return 0, 0
+
+
+def failover_choice(hosts, hostvars, new_primary: str | None = None, max_lag_bytes: int = 0, force: bool = False) -> dict:
+    """The standby to promote when the primary is gone: the one given, or the most advanced running standby.
+
+    Most advanced means the latest timeline, then the highest received LSN, then the highest
+    postgresql_failover_priority, then inventory order. `lag_bytes` is how far the choice is behind the best position any
+    member reports; a choice further behind than `max_lag_bytes` (0: no limit) is refused unless `force`.
+    """
+    members = describe_members(hosts, hostvars)
+    standbys = [member for member in members if member["facts"] and member["facts"].get("role") == "standby"]
+    known = [member for member in members if member["facts"] and member["facts"].get("role") in ("standby", "primary", "stopped")]
+    if not standbys:
+        return dict(candidate=None, problems=["no running standby to promote"], lag_bytes=None, best_host=None, best_lsn=None)
+    order = {member["host"]: index for index, member in enumerate(members)}
+    ranked = sorted(standbys, key=lambda member: (_received_position(member["facts"]), member["priority"], -order[member["host"]]), reverse=True)
+    best = max(known, key=lambda member: _received_position(member["facts"]))
+    problems = []
+    if new_primary:
+        chosen = next((member for member in members if member["host"] == new_primary), None)
+        if chosen is None:
+            raise AnsibleFilterError("new_primary %s is not a member of the cluster" % new_primary)
+        if chosen not in standbys:
+            problems.append("new_primary %s is not a running standby (it is %s)" % (new_primary, (chosen["facts"] or {}).get("role", "unreachable")))
+    else:
+        chosen = ranked[0]
+    best_timeline, best_position = _received_position(best["facts"])
+    chosen_timeline, chosen_position = _received_position(chosen["facts"] or {})
+    lag = best_position - chosen_position if chosen_timeline == best_timeline else None
+    if chosen_timeline < best_timeline:
+        problems.append("%s is on timeline %d but %s reached timeline %d" % (chosen["host"], chosen_timeline, best["host"], best_timeline))
+    elif lag and max_lag_bytes and lag > int(max_lag_bytes) and not force:
+        problems.append(
+            "%s is %d bytes behind %s, more than failover_max_lag_bytes=%d: wait for it, choose another new_primary, or "
+            "set failover_force=true to accept losing those transactions" % (chosen["host"], lag, best["host"], int(max_lag_bytes))
+        )
+    best_lsn = _lsn_of(best["facts"])
+    return dict(
+        candidate=chosen["host"],
+        ranking=[member["host"] for member in ranked],
+        problems=problems,
+        lag_bytes=max(lag, 0) if lag is not None else None,
+        best_host=best["host"],
+        best_lsn=best_lsn,
+    )
+
+
+def lsn_diff(later: str, earlier: str) -> int | None:
+    """Bytes of WAL from `earlier` to `later`."""
+    try:
+        return lsn_bytes_between(later, earlier)
+    except InvalidLsn as error:
+        raise AnsibleFilterError(str(error)) from error
+
+
+class FilterModule:
+    def filters(self) -> dict:
+        return {"cluster_status": cluster_status, "failover_choice": failover_choice, "lsn_diff": lsn_diff}

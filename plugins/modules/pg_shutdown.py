@@ -1,0 +1,217 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, pgops.replication contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: pg_shutdown
+short_description: Stop a server cleanly and report its shutdown checkpoint
+version_added: 0.1.0
+description:
+  - Stops the PostgreSQL server of a data directory (through its systemd unit when O(service) is given, else with
+    C(pg_ctl stop)) and reads C(pg_controldata) afterwards.
+  - Returns the location of the shutdown checkpoint, the last WAL record a primary writes. A standby that has
+    received it has every transaction the primary acknowledged, which is what a switchover waits for before promoting.
+  - With O(fence=true) it leaves C(standby.signal) in the data directory, so the server can only start again as a
+    read-only standby and never as a second primary.
+author: pgops.replication contributors (@pgops)
+extends_documentation_fragment:
+  - pgops.replication.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+options:
+  data_dir:
+    description: Data directory of the server.
+    type: path
+    required: true
+  service:
+    description:
+      - systemd unit of the server, for example C(postgresql@15-main). The module then needs root.
+      - When left out, C(pg_ctl stop) is used and the module must run as the data directory's owner.
+    type: str
+  mode:
+    description:
+      - Shutdown mode. C(fast) disconnects clients and writes a shutdown checkpoint; C(smart) waits for them to leave.
+      - C(immediate) is not offered, since it writes no shutdown checkpoint.
+      - With O(service) the unit's own stop command decides (Debian's units stop in fast mode).
+    type: str
+    choices: [fast, smart]
+    default: fast
+  timeout:
+    description: Seconds to wait for the server to stop.
+    type: int
+    default: 60
+  fence:
+    description: Leave C(standby.signal) in the data directory, so the server starts only as a read-only standby.
+    type: bool
+    default: false
+  bin_dir:
+    description: Directory holding C(pg_ctl) and C(pg_controldata); by default the one matching the data directory's version.
+    type: path
+notes:
+  - Fails when the server it stopped did not end with a clean shutdown checkpoint. A server found already stopped
+    after a crash is reported (RV(clean_shutdown=false)), not failed, so it can still be fenced.
+"""
+
+EXAMPLES = r"""
+- name: Stop the old primary and note where its WAL ends
+  pgops.replication.pg_shutdown:
+    data_dir: /var/lib/postgresql/15/main
+    service: postgresql@15-main
+    fence: true
+  become: true
+  register: old_primary
+
+- name: Promote the standby once it has received everything
+  pgops.replication.pg_promote:
+    wait_for_lsn: "{{ old_primary.checkpoint_lsn }}"
+  delegate_to: db2
+  become: true
+  become_user: postgres
+"""
+
+RETURN = r"""
+was_running:
+  description: Whether a server ran on the data directory before the module acted.
+  returned: always
+  type: bool
+checkpoint_lsn:
+  description: Location of the latest checkpoint; after a clean stop of a primary, its shutdown checkpoint.
+  returned: success
+  type: str
+  sample: 0/5000028
+timeline:
+  description: Timeline of that checkpoint.
+  returned: success
+  type: int
+cluster_state:
+  description: C(Database cluster state) from C(pg_controldata), for example C(shut down) or C(shut down in recovery).
+  returned: success
+  type: str
+clean_shutdown:
+  description: Whether the server stopped cleanly; false for a server that crashed and was not started since.
+  returned: success
+  type: bool
+fenced:
+  description: Whether C(standby.signal) is in the data directory after the run.
+  returned: success
+  type: bool
+duration_seconds:
+  description: Time the stop took.
+  returned: when the server was stopped
+  type: float
+"""
+
+import os
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.pgops.replication.plugins.module_utils.controldata import (
+    is_data_directory,
+    read_controldata,
+    running_postmaster_pid,
+)
+from ansible_collections.pgops.replication.plugins.module_utils.postgres import find_server_binary, validate_bin_dir, validate_positive
+
+SERVICE_NAME_CHARACTERS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@._-:")
+
+
+def validate(module) -> str:
+    params = module.params
+    data_dir = params["data_dir"].rstrip("/")
+    if not is_data_directory(data_dir):
+        module.fail_json(msg="data_dir %s is not a PostgreSQL data directory (no PG_VERSION or global/pg_control)" % data_dir)
+    validate_positive(module, params["timeout"], "timeout")
+    validate_bin_dir(module)
+    service = params["service"]
+    if service is not None and (not service or not set(service) <= SERVICE_NAME_CHARACTERS):
+        module.fail_json(msg="service %r is not a systemd unit name" % service)
+    if service is not None and os.geteuid() != 0:
+        module.fail_json(msg="stopping service %s needs root: run this task with become and no become_user" % service)
+    if service is None and os.geteuid() == 0:
+        module.fail_json(msg="pg_ctl refuses to run as root: give service, or run as the data directory's owner (become_user)")
+    return data_dir
+
+
+def stop(module, data_dir: str) -> None:
+    params = module.params
+    if params["service"]:
+        command = [module.get_bin_path("systemctl", required=True), "stop", params["service"]]
+    else:
+        pg_ctl = find_server_binary(module, "pg_ctl", params["bin_dir"], data_dir)
+        command = [pg_ctl, "stop", "-D", data_dir, "-m", params["mode"], "-w", "-t", str(params["timeout"])]
+    rc, out, err = module.run_command(command)
+    if rc != 0:
+        module.fail_json(msg="%s failed: %s" % (" ".join(command), (err or out).strip()), was_running=True)
+    deadline = time.monotonic() + params["timeout"]
+    # systemctl can return before the postmaster has exited when the unit's stop command gives up waiting.
+    while running_postmaster_pid(data_dir) is not None:
+        if time.monotonic() > deadline:
+            module.fail_json(msg="the server on %s still runs %d seconds after %s" % (data_dir, params["timeout"], " ".join(command)))
+        time.sleep(0.05)
+
+
+def leave_standby_signal(data_dir: str) -> None:
+    path = os.path.join(data_dir, "standby.signal")
+    with open(path, "w"):
+        pass
+    owner = os.stat(data_dir)
+    os.chown(path, owner.st_uid, owner.st_gid)
+    os.chmod(path, 0o600)
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=dict(
+            data_dir=dict(type="path", required=True),
+            service=dict(type="str"),
+            mode=dict(type="str", choices=["fast", "smart"], default="fast"),
+            timeout=dict(type="int", default=60),
+            fence=dict(type="bool", default=False),
+            bin_dir=dict(type="path"),
+        ),
+        supports_check_mode=True,
+    )
+    data_dir = validate(module)
+    signal_present = os.path.exists(os.path.join(data_dir, "standby.signal"))
+    was_running = running_postmaster_pid(data_dir) is not None
+    needs_signal = module.params["fence"] and not signal_present
+    result = dict(was_running=was_running, changed=was_running or needs_signal)
+    if module.check_mode:
+        pg_controldata = find_server_binary(module, "pg_controldata", module.params["bin_dir"], data_dir)
+        controldata = read_controldata(module, pg_controldata, data_dir)
+        result.update(fenced=signal_present or module.params["fence"], timeline=controldata["timeline"])
+        module.exit_json(**result)
+    if was_running:
+        started = time.monotonic()
+        stop(module, data_dir)
+        result["duration_seconds"] = round(time.monotonic() - started, 3)
+    if needs_signal:
+        leave_standby_signal(data_dir)
+    pg_controldata = find_server_binary(module, "pg_controldata", module.params["bin_dir"], data_dir)
+    controldata = read_controldata(module, pg_controldata, data_dir)
+    result.update(
+        checkpoint_lsn=controldata["checkpoint_lsn"],
+        timeline=controldata["timeline"],
+        cluster_state=controldata["cluster_state"],
+        clean_shutdown=controldata["clean_shutdown"],
+        fenced=os.path.exists(os.path.join(data_dir, "standby.signal")),
+    )
+    if was_running and not controldata["clean_shutdown"]:
+        module.fail_json(
+            msg="the server on %s is stopped but its state is %r, not a clean shutdown: its last checkpoint is no "
+            "shutdown checkpoint" % (data_dir, controldata["cluster_state"]),
+            **result,
+        )
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
