@@ -69,13 +69,27 @@ def _standby_checks(member: dict, primary: dict | None, senders: dict, slots: di
     sender = senders.get(name)
     slot = slots.get(name)
     if primary is not None and facts.get("system_identifier") != primary["facts"].get("system_identifier"):
-        _problem(problems, host, CRITICAL, "cluster", "belongs to cluster %s, not the primary's %s: rebuild it"
-                 % (facts.get("system_identifier"), primary["facts"].get("system_identifier")))
+        _problem(
+            problems,
+            host,
+            CRITICAL,
+            "cluster",
+            "belongs to cluster %s, not the primary's %s: rebuild it"
+            % (facts.get("system_identifier"), primary["facts"].get("system_identifier")),
+        )
     if receiver.get("status") != "streaming":
-        _problem(problems, host, CRITICAL, "streaming", "standby is not streaming (WAL receiver: %s)" % (receiver.get("status") or "not running"))
+        _problem(
+            problems, host, CRITICAL, "streaming", "standby is not streaming (WAL receiver: %s)" % (receiver.get("status") or "not running")
+        )
     elif primary is not None and (receiver.get("sender_host"), receiver.get("sender_port")) != (primary["connect_host"], primary["port"]):
-        _problem(problems, host, CRITICAL, "upstream", "follows %s:%s, not the primary %s (%s:%d)"
-                 % (receiver.get("sender_host"), receiver.get("sender_port"), primary["host"], primary["connect_host"], primary["port"]))
+        _problem(
+            problems,
+            host,
+            CRITICAL,
+            "upstream",
+            "follows %s:%s, not the primary %s (%s:%d)"
+            % (receiver.get("sender_host"), receiver.get("sender_port"), primary["host"], primary["connect_host"], primary["port"]),
+        )
     if facts.get("replay_paused"):
         _problem(problems, host, WARNING, "replay", "WAL replay is paused (pg_wal_replay_resume() resumes it)")
     lag_bytes = sender.get("replay_lag_bytes") if sender else None
@@ -90,7 +104,9 @@ def _standby_checks(member: dict, primary: dict | None, senders: dict, slots: di
         elif slot.get("wal_status") == "lost":
             _problem(problems, host, CRITICAL, "slot", "slot %s on the primary has lost WAL this standby needs: rejoin it" % name)
         elif not slot.get("active"):
-            _problem(problems, host, WARNING, "slot", "slot %s on the primary is inactive and holds WAL (%s)" % (name, slot.get("wal_status")))
+            _problem(
+                problems, host, WARNING, "slot", "slot %s on the primary is inactive and holds WAL (%s)" % (name, slot.get("wal_status"))
+            )
     return dict(
         lag_bytes=lag_bytes,
         sync=sender.get("sync_state") if sender else None,
@@ -106,8 +122,13 @@ def cluster_status(hosts, hostvars, max_lag_bytes: int = 16 * 1024 * 1024, max_l
     primaries = [member for member in members if member["facts"] and member["facts"].get("role") == "primary"]
     primary = primaries[0] if len(primaries) == 1 else None
     if len(primaries) > 1:
-        _problem(problems, " and ".join(member["host"] for member in primaries), CRITICAL, "split-brain",
-                 "%d members run as primary: decide which holds the data to keep and rejoin the others" % len(primaries))
+        _problem(
+            problems,
+            " and ".join(member["host"] for member in primaries),
+            CRITICAL,
+            "split-brain",
+            "%d members run as primary: decide which holds the data to keep and rejoin the others" % len(primaries),
+        )
     elif not primaries:
         _problem(problems, "cluster", CRITICAL, "primary", "no member runs as primary")
     senders = {row.get("application_name"): row for row in (primary["facts"].get("replication") or [])} if primary else {}
@@ -115,7 +136,9 @@ def cluster_status(hosts, hostvars, max_lag_bytes: int = 16 * 1024 * 1024, max_l
     rows = []
     for member in members:
         facts, host = member["facts"], member["host"]
-        row = dict(host=host, role="unknown", timeline=None, lsn=None, lag_bytes=None, lag_seconds=None, sync=None, slot=None, upstream=None)
+        row = dict(
+            host=host, role="unknown", timeline=None, lsn=None, lag_bytes=None, lag_seconds=None, sync=None, slot=None, upstream=None
+        )
         rows.append(row)
         if facts is None:
             _problem(problems, host, CRITICAL, "reachable", "no facts: the host is unreachable or pg_replication_facts failed on it")
@@ -126,7 +149,9 @@ def cluster_status(hosts, hostvars, max_lag_bytes: int = 16 * 1024 * 1024, max_l
             timeline=facts.get("timeline"),
             lsn=_lsn_of(facts),
             lag_seconds=facts.get("replay_lag_seconds"),
-            upstream="%s:%s (%s)" % (receiver.get("sender_host"), receiver.get("sender_port"), receiver.get("status")) if receiver else None,
+            upstream="%s:%s (%s)" % (receiver.get("sender_host"), receiver.get("sender_port"), receiver.get("status"))
+            if receiver
+            else None,
         )
         if facts.get("role") == "standby":
             row.update(_standby_checks(member, primary, senders, slots, limits, problems))
@@ -163,10 +188,7 @@ def cluster_status(hosts, hostvars, max_lag_bytes: int = 16 * 1024 * 1024, max_l
 
 def _received_position(facts: dict) -> tuple:
     """(timeline, position) a member can offer as a new primary: what it received, or for a stopped one its checkpoint."""
-    if facts.get("role") == "standby":
-        position = _later(facts.get("received_lsn"), facts.get("replayed_lsn"))
-    else:
-        position = _lsn_of(facts)
+    position = _lsn_of(facts)
     try:
         return int(facts.get("timeline") or 0), parse_lsn(position) if position else 0
     except InvalidLsn:
@@ -186,7 +208,9 @@ def failover_choice(hosts, hostvars, new_primary: str | None = None, max_lag_byt
     if not standbys:
         return dict(candidate=None, problems=["no running standby to promote"], lag_bytes=None, best_host=None, best_lsn=None)
     order = {member["host"]: index for index, member in enumerate(members)}
-    ranked = sorted(standbys, key=lambda member: (_received_position(member["facts"]), member["priority"], -order[member["host"]]), reverse=True)
+    ranked = sorted(
+        standbys, key=lambda member: (_received_position(member["facts"]), member["priority"], -order[member["host"]]), reverse=True
+    )
     best = max(known, key=lambda member: _received_position(member["facts"]))
     problems = []
     if new_primary:
@@ -194,7 +218,9 @@ def failover_choice(hosts, hostvars, new_primary: str | None = None, max_lag_byt
         if chosen is None:
             raise AnsibleFilterError("new_primary %s is not a member of the cluster" % new_primary)
         if chosen not in standbys:
-            problems.append("new_primary %s is not a running standby (it is %s)" % (new_primary, (chosen["facts"] or {}).get("role", "unreachable")))
+            problems.append(
+                "new_primary %s is not a running standby (it is %s)" % (new_primary, (chosen["facts"] or {}).get("role", "unreachable"))
+            )
     else:
         chosen = ranked[0]
     best_timeline, best_position = _received_position(best["facts"])

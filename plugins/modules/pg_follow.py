@@ -124,7 +124,11 @@ def local_connection(module):
 
 
 def streams_from_primary(state: dict, params: dict) -> bool:
-    return state.get("status") == "streaming" and state.get("sender_host") == params["primary_host"] and state.get("sender_port") == params["primary_port"]
+    return (
+        state.get("status") == "streaming"
+        and state.get("sender_host") == params["primary_host"]
+        and state.get("sender_port") == params["primary_port"]
+    )
 
 
 def wait_for_stream(connection, params: dict) -> bool:
