@@ -244,6 +244,65 @@ def failover_choice(hosts, hostvars, new_primary: str | None = None, max_lag_byt
     )
 
 
+def switchover_checks(hosts, hostvars, new_primary, max_lag_bytes: int = 16 * 1024 * 1024, max_archive_backlog: int = 16) -> dict:
+    """Everything that must hold before a switchover changes anything; `problems` names the host and the check.
+
+    `done` is true when `new_primary` already is the only primary and every other member streams from it.
+    """
+    if not new_primary:
+        raise AnsibleFilterError("new_primary is required: -e new_primary=HOST names the standby to promote")
+    members = {member["host"]: member for member in describe_members(hosts, hostvars)}
+    if new_primary not in members:
+        raise AnsibleFilterError("new_primary %s is not a member of the cluster (%s)" % (new_primary, ", ".join(members)))
+    status = cluster_status(hosts, hostvars, max_lag_bytes=max_lag_bytes)
+    problems = []
+    primary = status["primary"]
+    if primary == new_primary:
+        remaining = [problem["message"] for problem in status["problems"] if problem["severity"] == CRITICAL]
+        return dict(primary=primary, candidate=new_primary, done=not remaining, problems=remaining, status=status)
+    for problem in status["problems"]:
+        if problem["check"] in ("reachable", "split-brain", "primary") or (
+            problem["host"] == new_primary and problem["severity"] == CRITICAL
+        ):
+            problems.append("%s check: %s" % (problem["check"], problem["message"]))
+    candidate = members[new_primary]
+    facts = candidate["facts"] or {}
+    if primary is not None and facts.get("role") == "standby":
+        old = members[primary]["facts"]
+        sender = next((row for row in old.get("replication") or [] if row.get("application_name") == candidate["name"]), None)
+        lag = sender.get("replay_lag_bytes") if sender else None
+        if lag is None or lag > int(max_lag_bytes):
+            problems.append(
+                "lag check: %s: replay lags the primary by %s bytes, more than switchover_max_lag_bytes=%d"
+                % (new_primary, "an unknown number of" if lag is None else lag, int(max_lag_bytes))
+            )
+        if facts.get("replay_paused"):
+            problems.append("replay check: %s: WAL replay is paused; resume it (pg_wal_replay_resume()) first" % new_primary)
+        settings = facts.get("settings") or {}
+        needed = len(members) - 1
+        for setting in ("max_wal_senders", "max_replication_slots"):
+            if int(settings.get(setting) or 0) < needed:
+                problems.append(
+                    "capacity check: %s: %s is %s, and the new primary needs at least %d (one per other member)"
+                    % (new_primary, setting, settings.get(setting), needed)
+                )
+        old_settings = old.get("settings") or {}
+        if not (old_settings.get("wal_log_hints") or old_settings.get("data_checksums")):
+            problems.append(
+                "rewind check: %s: neither wal_log_hints nor data_checksums is on, so it could not be rewound to follow %s"
+                % (primary, new_primary)
+            )
+        backlog = old.get("archive_ready_files")
+        if backlog is not None and backlog > int(max_archive_backlog):
+            problems.append(
+                "archive check: %s: %d WAL files wait for archive_command (switchover_max_archive_backlog=%d): they would be "
+                "archived late or not at all" % (primary, backlog, int(max_archive_backlog))
+            )
+    elif primary is not None:
+        problems.append("candidate check: %s is not a running standby (it is %s)" % (new_primary, facts.get("role", "unreachable")))
+    return dict(primary=primary, candidate=new_primary, done=False, problems=problems, status=status)
+
+
 def lsn_diff(later: str, earlier: str) -> int | None:
     """Bytes of WAL from `earlier` to `later`."""
     try:
@@ -254,4 +313,9 @@ def lsn_diff(later: str, earlier: str) -> int | None:
 
 class FilterModule:
     def filters(self) -> dict:
-        return {"cluster_status": cluster_status, "failover_choice": failover_choice, "lsn_diff": lsn_diff}
+        return {
+            "cluster_status": cluster_status,
+            "failover_choice": failover_choice,
+            "switchover_checks": switchover_checks,
+            "lsn_diff": lsn_diff,
+        }

@@ -34,6 +34,12 @@ options:
     description: Seconds to wait for replay to reach O(wait_for_lsn).
     type: int
     default: 30
+  checkpoint:
+    description:
+      - Run a CHECKPOINT once promoted. The server takes writes before it starts; the checkpoint records the new
+        timeline in C(pg_control), which M(pgops.replication.pg_rewind) reads when the old primary rewinds from this server.
+    type: bool
+    default: false
   promote_timeout:
     description: Seconds to wait for the promotion to finish.
     type: int
@@ -122,6 +128,7 @@ def main() -> None:
         wait_for_lsn=dict(type="str"),
         lsn_timeout=dict(type="int", default=30),
         promote_timeout=dict(type="int", default=60),
+        checkpoint=dict(type="bool", default=False),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     require_psycopg(module)
@@ -173,6 +180,9 @@ def main() -> None:
             connection.execute("SELECT pg_current_xact_id()")
         except psycopg.Error as error:
             module.fail_json(msg="promoted, but the server does not accept writes: %s" % str(error).strip(), **result)
+        if params["checkpoint"]:
+            # pg_rewind reads the source's timeline from pg_control, which only a checkpoint after promotion updates.
+            connection.execute("CHECKPOINT")
         lsn, timeline = primary_position(connection)
         result.update(promoted=True, timeline_after=timeline, lsn=lsn)
     module.exit_json(changed=True, **result)

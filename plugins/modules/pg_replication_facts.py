@@ -123,6 +123,9 @@ ansible_facts:
         settings:
           description: Settings replication depends on, C(primary_conninfo) masked.
           type: dict
+        archive_ready_files:
+          description: WAL files waiting to be archived (C(.ready) files); null when archive_mode is off or the directory cannot be listed.
+          type: int
         conf_load_time:
           description: When the server last read its configuration files; it changes once a reload has been processed.
           type: str
@@ -159,6 +162,7 @@ from ansible_collections.pgops.replication.plugins.module_utils.postgres import 
     fetch_all,
     fetch_one,
     find_server_binary,
+    psycopg,
     require_psycopg,
     try_connect,
     validate_bin_dir,
@@ -241,6 +245,17 @@ def standby_signal(data_dir: str | None) -> bool | None:
     return os.path.exists(os.path.join(data_dir, "standby.signal"))
 
 
+ARCHIVE_READY_QUERY = "SELECT count(*) AS ready FROM pg_ls_dir('pg_wal/archive_status') AS name WHERE name LIKE '%.ready'"
+
+
+def archive_ready_files(connection) -> int | None:
+    """WAL files waiting for archive_command; None when this role may not list the directory."""
+    try:
+        return fetch_one(connection, ARCHIVE_READY_QUERY)["ready"]
+    except psycopg.Error:
+        return None
+
+
 def running_facts(connection, data_dir: str | None) -> dict:
     server = fetch_one(connection, SERVER_QUERY)
     facts = dict(
@@ -289,6 +304,7 @@ def running_facts(connection, data_dir: str | None) -> dict:
     if "primary_conninfo" in settings:
         settings["primary_conninfo"] = mask_conninfo_password(settings["primary_conninfo"])
     facts["settings"] = settings
+    facts["archive_ready_files"] = archive_ready_files(connection) if settings.get("archive_mode") not in (None, "off") else None
     facts["pending_restart"] = fetch_one(connection, PENDING_RESTART_QUERY)["names"]
     facts["standby_signal"] = standby_signal(facts["data_dir"])
     return facts

@@ -51,6 +51,19 @@ options:
     description: Leave C(standby.signal) in the data directory, so the server starts only as a read-only standby.
     type: bool
     default: false
+  checkpoint:
+    description:
+      - Run a CHECKPOINT before stopping, while the server still takes writes, so the shutdown checkpoint (during
+        which it takes none) has little left to write. Connects over the local Unix socket as the current OS user.
+    type: bool
+    default: false
+  login_port:
+    description: Port of the server, for O(checkpoint).
+    type: int
+    default: 5432
+  login_unix_socket:
+    description: Directory of the server's Unix socket, for O(checkpoint); the libpq default when left out.
+    type: path
   bin_dir:
     description: Directory holding C(pg_ctl) and C(pg_controldata); by default the one matching the data directory's version.
     type: path
@@ -118,7 +131,16 @@ from ansible_collections.pgops.replication.plugins.module_utils.controldata impo
     read_controldata,
     running_postmaster_pid,
 )
-from ansible_collections.pgops.replication.plugins.module_utils.postgres import find_server_binary, validate_bin_dir, validate_positive
+from ansible_collections.pgops.replication.plugins.module_utils.postgres import (
+    ConnectionFailed,
+    find_server_binary,
+    psycopg,
+    require_psycopg,
+    try_connect,
+    validate_bin_dir,
+    validate_port,
+    validate_positive,
+)
 
 SERVICE_NAME_CHARACTERS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@._-:")
 
@@ -129,6 +151,7 @@ def validate(module) -> str:
     if not is_data_directory(data_dir):
         module.fail_json(msg="data_dir %s is not a PostgreSQL data directory (no PG_VERSION or global/pg_control)" % data_dir)
     validate_positive(module, params["timeout"], "timeout")
+    validate_port(module, params["login_port"], "login_port")
     validate_bin_dir(module)
     service = params["service"]
     if service is not None and (not service or not set(service) <= SERVICE_NAME_CHARACTERS):
@@ -158,6 +181,19 @@ def stop(module, data_dir: str) -> None:
         time.sleep(0.05)
 
 
+def checkpoint(module) -> None:
+    params = module.params
+    require_psycopg(module)
+    kwargs = dict(port=params["login_port"], dbname="postgres", application_name="pgops.replication", connect_timeout=10)
+    if params["login_unix_socket"]:
+        kwargs["host"] = params["login_unix_socket"]
+    try:
+        with try_connect(kwargs) as connection:
+            connection.execute("CHECKPOINT")
+    except (ConnectionFailed, psycopg.Error) as error:
+        module.fail_json(msg="CHECKPOINT before the stop failed, nothing was stopped: %s" % str(error).strip(), was_running=True)
+
+
 def leave_standby_signal(data_dir: str) -> None:
     path = os.path.join(data_dir, "standby.signal")
     with open(path, "w"):
@@ -175,6 +211,9 @@ def main() -> None:
             mode=dict(type="str", choices=["fast", "smart"], default="fast"),
             timeout=dict(type="int", default=60),
             fence=dict(type="bool", default=False),
+            checkpoint=dict(type="bool", default=False),
+            login_port=dict(type="int", default=5432),
+            login_unix_socket=dict(type="path"),
             bin_dir=dict(type="path"),
         ),
         supports_check_mode=True,
@@ -189,6 +228,8 @@ def main() -> None:
         controldata = read_controldata(module, pg_controldata, data_dir)
         result.update(fenced=signal_present or module.params["fence"], timeline=controldata["timeline"])
         module.exit_json(**result)
+    if was_running and module.params["checkpoint"]:
+        checkpoint(module)
     if was_running:
         started = time.monotonic()
         stop(module, data_dir)

@@ -26,19 +26,20 @@ def test_switchover_by_module_steps(lab, modules):
     new.wait_for("SELECT count(*) FROM t", 500)
     old.query("INSERT INTO t VALUES (501)")
 
-    checked = modules.run("pg_shutdown", dict(data_dir=old.data_dir, fence=True, bin_dir=BIN_DIR), check=True)
+    checked = modules.run("pg_shutdown", dict(old.login(), data_dir=old.data_dir, fence=True, checkpoint=True, bin_dir=BIN_DIR), check=True)
     assert checked["changed"] is True and old.running()
 
-    stopped = modules.run("pg_shutdown", dict(data_dir=old.data_dir, fence=True, bin_dir=BIN_DIR))
+    stopped = modules.run("pg_shutdown", dict(old.login(), data_dir=old.data_dir, fence=True, checkpoint=True, bin_dir=BIN_DIR))
     assert stopped["changed"] is True and stopped["was_running"] is True and stopped["cluster_state"] == "shut down"
     assert not old.running()
     assert os.path.exists(os.path.join(old.data_dir, "standby.signal"))
     again = modules.run("pg_shutdown", dict(data_dir=old.data_dir, fence=True, bin_dir=BIN_DIR))
     assert again["changed"] is False and again["checkpoint_lsn"] == stopped["checkpoint_lsn"]
 
-    promoted = modules.run("pg_promote", dict(new.login(), wait_for_lsn=stopped["checkpoint_lsn"], lsn_timeout=10))
+    promoted = modules.run("pg_promote", dict(new.login(), wait_for_lsn=stopped["checkpoint_lsn"], lsn_timeout=10, checkpoint=True))
     assert promoted["promoted"] is True and promoted["gate_reached"] is True, promoted
     assert new.value("SELECT count(*) FROM t") == 501
+    assert new.value("SELECT timeline_id FROM pg_control_checkpoint()") == 2
     new.query("INSERT INTO t VALUES (502)")
 
     followed = modules.run("pg_follow", follow_args(old, new))

@@ -108,3 +108,52 @@ def test_failover_refuses_members_that_are_no_standby():
     with pytest.raises(AnsibleFilterError, match="not a member"):
         failover_choice(["node1", "node2"], variables, new_primary="node9")
     assert failover_choice(["node1"], hostvars(node1=None))["candidate"] is None
+
+
+def healthy(**overrides):
+    facts = dict(node1=primary(), node2=standby(), node3=standby())
+    for facts_by_host in facts.values():
+        facts_by_host["settings"] = dict(max_wal_senders=10, max_replication_slots=10, data_checksums=True, wal_log_hints=True)
+    facts.update(overrides)
+    return facts
+
+
+def test_switchover_checks_pass_on_a_healthy_cluster_and_report_done_after():
+    from ansible_collections.pgops.replication.plugins.filter.topology import switchover_checks
+
+    checked = switchover_checks(["node1", "node2", "node3"], hostvars(**healthy()), "node2")
+    assert checked["problems"] == [] and checked["primary"] == "node1" and checked["done"] is False
+    after = healthy(node1=standby(upstream="node2"), node2=primary(slots=("node1", "node3"), senders={"node1": 0, "node3": 0}))
+    after["node3"]["wal_receiver"]["sender_host"] = "node2"
+    done = switchover_checks(["node1", "node2", "node3"], hostvars(**after), "node2")
+    assert done["done"] is True and done["problems"] == []
+
+
+@pytest.mark.parametrize(
+    "change, check",
+    [
+        (lambda facts: facts["node1"].update(replication=[dict(application_name="node2", replay_lag_bytes=1 << 30)]), "lag check"),
+        (lambda facts: facts["node2"].update(replay_paused=True), "replay check"),
+        (lambda facts: facts["node2"]["settings"].update(max_wal_senders=1), "capacity check"),
+        (lambda facts: facts["node1"]["settings"].update(data_checksums=False, wal_log_hints=False), "rewind check"),
+        (lambda facts: facts["node1"].update(archive_ready_files=500), "archive check"),
+        (lambda facts: facts["node2"]["wal_receiver"].update(status="waiting"), "streaming check"),
+        (lambda facts: facts.update(node3=None), "reachable check"),
+    ],
+)
+def test_switchover_checks_name_the_failing_check(change, check):
+    from ansible_collections.pgops.replication.plugins.filter.topology import switchover_checks
+
+    facts = healthy()
+    change(facts)
+    problems = switchover_checks(["node1", "node2", "node3"], hostvars(**facts), "node2")["problems"]
+    assert any(problem.startswith(check) for problem in problems), problems
+
+
+def test_switchover_checks_refuse_unknown_or_missing_candidates():
+    from ansible_collections.pgops.replication.plugins.filter.topology import switchover_checks
+
+    with pytest.raises(AnsibleFilterError, match="not a member"):
+        switchover_checks(["node1", "node2"], hostvars(**healthy()), "node7")
+    with pytest.raises(AnsibleFilterError, match="required"):
+        switchover_checks(["node1", "node2"], hostvars(**healthy()), "")
