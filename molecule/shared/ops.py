@@ -1,0 +1,72 @@
+"""What the operations scenarios share: run a playbook as a user does, query a member, start the writer."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+
+import testinfra
+import testinfra.utils.ansible_runner
+from writer import Writer, container_addresses
+
+INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
+RUNNER = testinfra.utils.ansible_runner.AnsibleRunner(INVENTORY)
+MEMBERS = sorted(RUNNER.get_hosts("postgres"))
+GROUP_VARS = RUNNER.get_variables(MEMBERS[0])
+CHECKOUT = os.environ.get("MOLECULE_PROJECT_DIRECTORY") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+WRITER_USER = GROUP_VARS["postgresql_users"][0]
+
+
+def host_of(name):
+    return testinfra.get_host("ansible://%s?ansible_inventory=%s" % (name, INVENTORY))
+
+
+def psql(name, statement, check=True):
+    result = host_of(name).run("runuser -u postgres -- psql -XAtq -d appdb -c %s", statement)
+    if check:
+        assert result.rc == 0, (name, statement, result.stderr)
+    return result.stdout.strip() if check else result
+
+
+def playbook(name, *extra):
+    """Run playbooks/<name>.yml against the scenario's inventory; returns (exit status, output)."""
+    command = [
+        os.path.join(CHECKOUT, ".venv", "bin", "ansible-playbook"),
+        "-i",
+        INVENTORY,
+        os.path.join(CHECKOUT, "playbooks", name + ".yml"),
+    ]
+    for assignment in extra:
+        command += ["-e", assignment]
+    environment = dict(os.environ, ANSIBLE_PIPELINING="True", ANSIBLE_COLLECTIONS_PATH=os.path.join(CHECKOUT, ".venv", "collections"))
+    completed = subprocess.run(command, capture_output=True, text=True, env=environment, check=False)
+    return completed.returncode, completed.stdout + completed.stderr
+
+
+def changed_total(output):
+    return sum(int(count) for count in re.findall(r"changed=(\d+)", output))
+
+
+def primaries():
+    found = []
+    for name in MEMBERS:
+        result = psql(name, "SELECT pg_is_in_recovery()", check=False)
+        if result.rc == 0 and result.stdout.strip() == "f":
+            found.append(name)
+    return found
+
+
+def wait_streaming_from(primary, standbys, timeout=60):
+    deadline = time.monotonic() + timeout
+    while True:
+        streaming = psql(primary, "SELECT string_agg(application_name, ',' ORDER BY 1) FROM pg_stat_replication WHERE state = 'streaming'")
+        if set(streaming.split(",")) >= set(standbys):
+            return
+        assert time.monotonic() < deadline, "%s streams only to %r, expected %r" % (primary, streaming, standbys)
+        time.sleep(0.5)
+
+
+def writer():
+    return Writer(container_addresses(MEMBERS), WRITER_USER["name"], WRITER_USER["password"], "appdb")
