@@ -41,6 +41,13 @@ options:
       - The old directory is renamed to C(<data_dir>.pgops-old-<timestamp>) and never deleted by this module.
     type: bool
     default: false
+  reclone:
+    description:
+      - Clone again even when O(data_dir) holds a copy of the primary's own cluster, for a member that diverged and
+        cannot be rewound. The old directory is kept aside as with O(force=true).
+      - Not idempotent by nature; playbooks set it only when M(pgops.replication.pg_rewind) reported that a rewind is impossible.
+    type: bool
+    default: false
   create_slot:
     description: Create O(slot_name) on the primary when it does not exist yet.
     type: bool
@@ -254,6 +261,7 @@ def main() -> None:
     argument_spec.update(
         data_dir=dict(type="path", required=True),
         force=dict(type="bool", default=False),
+        reclone=dict(type="bool", default=False),
         create_slot=dict(type="bool", default=True),
         max_rate=dict(type="str"),
         bin_dir=dict(type="path"),
@@ -278,12 +286,12 @@ def main() -> None:
             slot_created=False,
             primary_conninfo=primary_conninfo(params),
         )
-        if state == "cluster" and existing_identifier == system_identifier:
+        if state == "cluster" and existing_identifier == system_identifier and not params["reclone"]:
             result.update(changed=ensure_passfile(params, module.check_mode), action="unchanged")
             module.exit_json(**result)
         if state in ("cluster", "foreign"):
             what = "PostgreSQL cluster %s" % existing_identifier if state == "cluster" else "files that are not a PostgreSQL data directory"
-            if not params["force"]:
+            if not (params["force"] or params["reclone"]):
                 module.fail_json(
                     msg="data_dir %s already holds %s, not a copy of the primary's cluster %s; nothing was changed. "
                     "Set force=true to clone beside it and keep the old directory aside." % (data_dir, what, system_identifier),

@@ -107,6 +107,20 @@ def test_rewind_impossible_when_wal_is_gone(lab, modules):
     assert_clean_failure(result, r"pg_rewind failed")
     assert result["rewind_possible"] is False
 
+    # What rejoin.yml does next: a re-clone of the same cluster, the diverged directory kept aside.
+    clone_args = new.upstream(
+        data_dir=old.data_dir,
+        replication_password="repl pass",
+        passfile=os.path.join(old.home, "pgpass"),
+        application_name="old",
+        bin_dir=BIN_DIR,
+    )
+    assert modules.run("pg_basebackup", clone_args)["action"] == "unchanged"
+    recloned = modules.run("pg_basebackup", dict(clone_args, reclone=True))
+    assert recloned["action"] == "replaced" and os.path.isdir(os.path.join(recloned["kept_aside"], "pg_wal")), recloned
+    old.start()
+    assert_follows(old, new)
+
 
 def test_rewind_as_the_dedicated_non_superuser_role(lab, modules):
     old, new = diverge(lab, modules)

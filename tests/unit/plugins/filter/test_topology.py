@@ -157,3 +157,13 @@ def test_switchover_checks_refuse_unknown_or_missing_candidates():
         switchover_checks(["node1", "node2"], hostvars(**healthy()), "node7")
     with pytest.raises(AnsibleFilterError, match="required"):
         switchover_checks(["node1", "node2"], hostvars(**healthy()), "")
+
+
+def test_pgpass_line_escapes_like_the_modules():
+    from ansible_collections.pgops.replication.plugins.filter.pgpass import pgpass_line
+    from ansible_collections.pgops.replication.plugins.module_utils.conninfo import rewrite_passfile_text
+
+    password = "mol 'ecule' \\ $HOME %s ünï:x"
+    assert pgpass_line(password, "node1", 5432, "replication", "replicator") + "\n" == rewrite_passfile_text(
+        "", "node1", 5432, "replication", "replicator", password
+    )
