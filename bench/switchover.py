@@ -11,6 +11,7 @@ Writes docs/switchover-latency.png: the latency of every write during one switch
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import statistics
@@ -63,6 +64,10 @@ def by_hand(old: str, new: str) -> None:
     in_container(new, "psql", "-XAtc", "SELECT pg_promote()")
 
 
+def timed_switchover(variables_file: str, target: str, timing: list) -> None:
+    timing.append(playbook("switchover", variables_file, "new_primary=" + target))
+
+
 def measured(addresses: list, operation) -> Writer:
     load = Writer(addresses, "writer", WRITER_PASSWORD, "appdb").start()
     time.sleep(2)
@@ -113,22 +118,17 @@ def main() -> None:
         for _round in range(rounds):
             old, new = primary(), None
             new = next(node for node in NODES if node != old)
-            load = measured(addresses, lambda old=old, new=new: by_hand(old, new))
+            load = measured(addresses, functools.partial(by_hand, old, new))
             lost += len(load.missing_on(addresses[NODES.index(new)]))
             manual.append(load.longest_gap())
             # Put the cluster back together (not measured): the old primary rejoins, the third member follows.
             playbook("rejoin", variables_file.name, "rejoin_host=" + old)
             playbook("site", variables_file.name)
-            target = old
-            holder = {}
-
-            def switch(target=target, holder=holder):
-                holder["seconds"] = playbook("switchover", variables_file.name, "new_primary=" + target)
-
-            load = measured(addresses, switch)
+            target, timing = old, []
+            load = measured(addresses, functools.partial(timed_switchover, variables_file.name, target, timing))
             lost += len(load.missing_on(addresses[NODES.index(target)]))
             automated.append(load.longest_gap())
-            durations.append(holder["seconds"])
+            durations.append(timing[0])
             latency_sample = load
             print(
                 "round %d: by hand %.3f s, switchover.yml %.3f s (whole playbook %.1f s)"

@@ -8,7 +8,7 @@ import re
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.pgops.replication.plugins.module_utils.lsn import InvalidLsn, lsn_bytes_between, parse_lsn
+from ansible_collections.pgops.replication.plugins.module_utils.lsn import InvalidLsn, parse_lsn
 
 CRITICAL = "critical"
 WARNING = "warning"
@@ -303,19 +303,10 @@ def switchover_checks(hosts, hostvars, new_primary, max_lag_bytes: int = 16 * 10
     return dict(primary=primary, candidate=new_primary, done=False, problems=problems, status=status)
 
 
-def lsn_diff(later: str, earlier: str) -> int | None:
-    """Bytes of WAL from `earlier` to `later`."""
-    try:
-        return lsn_bytes_between(later, earlier)
-    except InvalidLsn as error:
-        raise AnsibleFilterError(str(error)) from error
-
-
 class FilterModule:
     def filters(self) -> dict:
         return {
             "cluster_status": cluster_status,
             "failover_choice": failover_choice,
             "switchover_checks": switchover_checks,
-            "lsn_diff": lsn_diff,
         }
