@@ -31,15 +31,15 @@ def psql(name, statement, check=True):
 
 
 def playbook(name, *extra):
-    """Run playbooks/<name>.yml against the scenario's inventory; returns (exit status, output)."""
+    """Run playbooks/<name>.yml against the scenario's inventory with extra variables (or --options); returns (exit status, output)."""
     command = [
         os.path.join(CHECKOUT, ".venv", "bin", "ansible-playbook"),
         "-i",
         INVENTORY,
         os.path.join(CHECKOUT, "playbooks", name + ".yml"),
     ]
-    for assignment in extra:
-        command += ["-e", assignment]
+    for argument in extra:
+        command += [argument] if argument.startswith("--") else ["-e", argument]
     environment = dict(os.environ, ANSIBLE_PIPELINING="True", ANSIBLE_COLLECTIONS_PATH=os.path.join(CHECKOUT, ".venv", "collections"))
     completed = subprocess.run(command, capture_output=True, text=True, env=environment, check=False)
     return completed.returncode, completed.stdout + completed.stderr
