@@ -30,8 +30,7 @@ def psql(name, statement, check=True):
     return result.stdout.strip() if check else result
 
 
-def playbook(name, *extra):
-    """Run playbooks/<name>.yml against the scenario's inventory with extra variables (or --options); returns (exit status, output)."""
+def playbook_command(name, *extra):
     command = [
         os.path.join(CHECKOUT, ".venv", "bin", "ansible-playbook"),
         "-i",
@@ -41,6 +40,25 @@ def playbook(name, *extra):
     for argument in extra:
         command += [argument] if argument.startswith("--") else ["-e", argument]
     environment = dict(os.environ, ANSIBLE_PIPELINING="True", ANSIBLE_COLLECTIONS_PATH=os.path.join(CHECKOUT, ".venv", "collections"))
+    return command, environment
+
+
+def playbook_reacting(name, trigger, action, *extra):
+    """Run a playbook and call `action` as soon as a line of its output contains `trigger`; returns (status, output)."""
+    command, environment = playbook_command(name, *extra)
+    lines = []
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=environment) as process:
+        for line in process.stdout:
+            lines.append(line)
+            if trigger is not None and trigger in line:
+                action()
+                trigger = None
+    return process.returncode, "".join(lines)
+
+
+def playbook(name, *extra):
+    """Run playbooks/<name>.yml against the scenario's inventory with extra variables (or --options); returns (exit status, output)."""
+    command, environment = playbook_command(name, *extra)
     completed = subprocess.run(command, capture_output=True, text=True, env=environment, check=False)
     return completed.returncode, completed.stdout + completed.stderr
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import time
 
-from ops import MEMBERS, playbook, primaries, psql, wait_streaming_from, writer
+from ops import MEMBERS, playbook, playbook_reacting, primaries, psql, wait_streaming_from, writer
 
 NETWORK = "pgops-molecule-switchover_abort"
 
@@ -19,9 +19,11 @@ def test_abort_restores_the_old_primary_without_losing_writes():
     assert primaries() == ["node1"]
     load = writer().start()
     time.sleep(1)
-    docker_network("disconnect", "node2")
+    # Cut the candidate off once the pre-checks have passed (they run before the plan is printed), before the stop.
     try:
-        status, output = playbook("switchover", "new_primary=node2", "switchover_gate_timeout=5")
+        status, output = playbook_reacting(
+            "switchover", "TASK [The plan]", lambda: docker_network("disconnect", "node2"), "new_primary=node2", "switchover_gate_timeout=5"
+        )
     finally:
         docker_network("connect", "node2", "--ip", "172.30.3.12")
     # The writer keeps going until the old primary is back.
