@@ -12,11 +12,14 @@ def test_all_modules_exist():
     assert MODULES == [
         "pg_basebackup",
         "pg_database",
+        "pg_follow",
         "pg_promote",
         "pg_replication_facts",
         "pg_replication_slot",
         "pg_replication_user",
         "pg_rewind",
+        "pg_rewind_user",
+        "pg_shutdown",
         "pg_user",
     ]
 
