@@ -52,6 +52,10 @@ def measure(base: str, size_mb: int, modules: ModuleRunner) -> tuple:
         old.wait_for("SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'", 1, timeout=600)
         old.wait_for("SELECT replay_lsn = pg_current_wal_lsn() FROM pg_stat_replication", True, timeout=600)
         size = old.value("SELECT pg_database_size('postgres')") // 2**20
+        # A settled cluster: the bulk load is behind a checkpoint, as checkpoint_timeout would make it. Without this,
+        # the old primary's WAL back to the last common checkpoint is recycled at its shutdown (rejoin.yml then re-clones).
+        old.query("CHECKPOINT")
+        old.wait_for("SELECT replay_lsn = pg_current_wal_lsn() FROM pg_stat_replication", True, timeout=600)
         new.query("SELECT pg_promote(true, 60)")
         new.query("INSERT INTO t SELECT g, 'new' FROM generate_series(1, 1000) g")
         old.query("INSERT INTO t SELECT g, 'lost' FROM generate_series(1, 1000) g")
