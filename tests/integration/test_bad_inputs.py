@@ -17,6 +17,7 @@ def cases(primary, base):
         bin_dir=BIN_DIR,
     )
     data_dir = os.path.join(base, "standby")
+    follow = {key: value for key, value in upstream.items() if key != "bin_dir"}
     return [
         ("pg_basebackup", dict(upstream, data_dir="relative/path"), r"data_dir must be an absolute path"),
         ("pg_basebackup", dict(upstream, data_dir="/nonexistent/parent/data"), r"data_dir .*: parent directory does not exist"),
@@ -82,6 +83,14 @@ def cases(primary, base):
             r"config_file /nonexistent.conf does not exist",
         ),
         ("pg_basebackup", dict(upstream, data_dir=data_dir, state="present"), r"Unsupported parameters .*state"),
+        ("pg_follow", dict(follow, data_dir=NOT_A_DATA_DIR), r"data_dir /etc is not a PostgreSQL data directory"),
+        ("pg_follow", dict(follow, data_dir=primary.data_dir, **primary.login()), r"runs as a primary: it cannot simply follow"),
+        ("pg_follow", dict(follow, data_dir=primary.data_dir, wait_timeout=-1), r"wait_timeout must be zero or more"),
+        ("pg_follow", dict(follow, data_dir=primary.data_dir, login_port=0), r"login_port must be a TCP port"),
+        ("pg_follow", dict(follow, data_dir=primary.data_dir, slot_name="Bad"), r"slot_name 'Bad' is not a valid"),
+        ("pg_rewind_user", dict(primary.login(), name="pg_rewinder", password="long enough"), r"name 'pg_rewinder' is reserved"),
+        ("pg_rewind_user", dict(primary.login(), conn_limit=-2, password="long enough"), r"conn_limit must be -1"),
+        ("pg_rewind_user", dict(primary.login(), name="rewinder"), r"password is required to create role rewinder"),
         ("pg_promote", dict(primary.login(), lsn_timeout="soon"), r"lsn_timeout.*'soon'.*int"),
     ]
 
@@ -101,10 +110,10 @@ def shared_lab(base_dir):
 
 def test_there_are_enough_cases(shared_lab):
     lab, primary = shared_lab
-    assert len(cases(primary, lab.base)) >= 30
+    assert len(cases(primary, lab.base)) == 41
 
 
-@pytest.mark.parametrize("index", range(33))
+@pytest.mark.parametrize("index", range(41))
 def test_bad_input(shared_lab, modules, index):
     lab, primary = shared_lab
     module, args, pattern = cases(primary, lab.base)[index]
