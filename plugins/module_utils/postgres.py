@@ -86,6 +86,14 @@ def connection_kwargs(params: dict) -> dict:
     return {key: value for key, value in kwargs.items() if value is not None}
 
 
+def local_connection_kwargs(port: int, unix_socket: str | None) -> dict:
+    """psycopg keyword arguments for the local server over its Unix socket, as the current OS user (peer)."""
+    kwargs = dict(port=port, dbname="postgres", application_name="pgops.replication", connect_timeout=10)
+    if unix_socket:
+        kwargs["host"] = unix_socket
+    return kwargs
+
+
 def describe_target(kwargs: dict) -> str:
     host = kwargs.get("host") or "the default Unix socket"
     return "%s port %s as %s" % (host, kwargs.get("port", 5432), kwargs.get("user", "the current user"))

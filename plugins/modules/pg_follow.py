@@ -90,6 +90,7 @@ from ansible_collections.pgops.replication.plugins.module_utils.controldata impo
 from ansible_collections.pgops.replication.plugins.module_utils.postgres import (
     ConnectionFailed,
     fetch_one,
+    local_connection_kwargs,
     refuse_root,
     require_psycopg,
     try_connect,
@@ -114,11 +115,8 @@ SELECT pg_is_in_recovery() AS in_recovery,
 
 def local_connection(module):
     params = module.params
-    kwargs = dict(port=params["login_port"], dbname="postgres", application_name="pgops.replication", connect_timeout=10)
-    if params["login_unix_socket"]:
-        kwargs["host"] = params["login_unix_socket"]
     try:
-        return try_connect(kwargs)
+        return try_connect(local_connection_kwargs(params["login_port"], params["login_unix_socket"]))
     except ConnectionFailed as error:
         module.fail_json(msg="a server runs on %s but does not answer: %s" % (params["data_dir"], error))
 

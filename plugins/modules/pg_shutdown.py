@@ -9,8 +9,8 @@ module: pg_shutdown
 short_description: Stop a server cleanly and report its shutdown checkpoint
 version_added: 0.1.0
 description:
-  - Stops the PostgreSQL server of a data directory (through its systemd unit when O(service) is given, else with
-    C(pg_ctl stop)) and reads C(pg_controldata) afterwards.
+  - Stops the PostgreSQL server of a data directory with C(pg_ctl stop) and reads C(pg_controldata) afterwards.
+    systemd sees the server exit cleanly and marks its unit inactive, so starting the unit later works as usual.
   - Returns the location of the shutdown checkpoint, the last WAL record a primary writes. A standby that has
     received it has every transaction the primary acknowledged, which is what a switchover waits for before promoting.
   - With O(fence=true) it leaves C(standby.signal) in the data directory, so the server can only start again as a
@@ -30,16 +30,10 @@ options:
     description: Data directory of the server.
     type: path
     required: true
-  service:
-    description:
-      - systemd unit of the server, for example C(postgresql@15-main). The module then needs root.
-      - When left out, C(pg_ctl stop) is used and the module must run as the data directory's owner.
-    type: str
   mode:
     description:
       - Shutdown mode. C(fast) disconnects clients and writes a shutdown checkpoint; C(smart) waits for them to leave.
       - C(immediate) is not offered, since it writes no shutdown checkpoint.
-      - With O(service) the unit's own stop command decides (Debian's units stop in fast mode).
     type: str
     choices: [fast, smart]
     default: fast
@@ -68,6 +62,7 @@ options:
     description: Directory holding C(pg_ctl) and C(pg_controldata); by default the one matching the data directory's version.
     type: path
 notes:
+  - Run it as the data directory's owner (C(become_user=postgres)); pg_ctl refuses root.
   - Fails when the server it stopped did not end with a clean shutdown checkpoint. A server found already stopped
     after a crash is reported (RV(clean_shutdown=false)), not failed, so it can still be fenced.
 """
@@ -76,9 +71,9 @@ EXAMPLES = r"""
 - name: Stop the old primary and note where its WAL ends
   pgops.replication.pg_shutdown:
     data_dir: /var/lib/postgresql/15/main
-    service: postgresql@15-main
     fence: true
   become: true
+  become_user: postgres
   register: old_primary
 
 - name: Promote the standby once it has received everything
@@ -134,15 +129,15 @@ from ansible_collections.pgops.replication.plugins.module_utils.controldata impo
 from ansible_collections.pgops.replication.plugins.module_utils.postgres import (
     ConnectionFailed,
     find_server_binary,
+    local_connection_kwargs,
     psycopg,
+    refuse_root,
     require_psycopg,
     try_connect,
     validate_bin_dir,
     validate_port,
     validate_positive,
 )
-
-SERVICE_NAME_CHARACTERS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@._-:")
 
 
 def validate(module) -> str:
@@ -153,42 +148,24 @@ def validate(module) -> str:
     validate_positive(module, params["timeout"], "timeout")
     validate_port(module, params["login_port"], "login_port")
     validate_bin_dir(module)
-    service = params["service"]
-    if service is not None and (not service or not set(service) <= SERVICE_NAME_CHARACTERS):
-        module.fail_json(msg="service %r is not a systemd unit name" % service)
-    if service is not None and os.geteuid() != 0:
-        module.fail_json(msg="stopping service %s needs root: run this task with become and no become_user" % service)
-    if service is None and os.geteuid() == 0:
-        module.fail_json(msg="pg_ctl refuses to run as root: give service, or run as the data directory's owner (become_user)")
+    refuse_root(module, "pg_shutdown")
     return data_dir
 
 
 def stop(module, data_dir: str) -> None:
     params = module.params
-    if params["service"]:
-        command = [module.get_bin_path("systemctl", required=True), "stop", params["service"]]
-    else:
-        pg_ctl = find_server_binary(module, "pg_ctl", params["bin_dir"], data_dir)
-        command = [pg_ctl, "stop", "-D", data_dir, "-m", params["mode"], "-w", "-t", str(params["timeout"])]
+    pg_ctl = find_server_binary(module, "pg_ctl", params["bin_dir"], data_dir)
+    command = [pg_ctl, "stop", "-D", data_dir, "-m", params["mode"], "-w", "-t", str(params["timeout"])]
     rc, out, err = module.run_command(command)
     if rc != 0:
         module.fail_json(msg="%s failed: %s" % (" ".join(command), (err or out).strip()), was_running=True)
-    deadline = time.monotonic() + params["timeout"]
-    # systemctl can return before the postmaster has exited when the unit's stop command gives up waiting.
-    while running_postmaster_pid(data_dir) is not None:
-        if time.monotonic() > deadline:
-            module.fail_json(msg="the server on %s still runs %d seconds after %s" % (data_dir, params["timeout"], " ".join(command)))
-        time.sleep(0.05)
 
 
 def checkpoint(module) -> None:
     params = module.params
     require_psycopg(module)
-    kwargs = dict(port=params["login_port"], dbname="postgres", application_name="pgops.replication", connect_timeout=10)
-    if params["login_unix_socket"]:
-        kwargs["host"] = params["login_unix_socket"]
     try:
-        with try_connect(kwargs) as connection:
+        with try_connect(local_connection_kwargs(params["login_port"], params["login_unix_socket"])) as connection:
             connection.execute("CHECKPOINT")
     except (ConnectionFailed, psycopg.Error) as error:
         module.fail_json(msg="CHECKPOINT before the stop failed, nothing was stopped: %s" % str(error).strip(), was_running=True)
@@ -198,8 +175,6 @@ def leave_standby_signal(data_dir: str) -> None:
     path = os.path.join(data_dir, "standby.signal")
     with open(path, "w"):
         pass
-    owner = os.stat(data_dir)
-    os.chown(path, owner.st_uid, owner.st_gid)
     os.chmod(path, 0o600)
 
 
@@ -207,7 +182,6 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
             data_dir=dict(type="path", required=True),
-            service=dict(type="str"),
             mode=dict(type="str", choices=["fast", "smart"], default="fast"),
             timeout=dict(type="int", default=60),
             fence=dict(type="bool", default=False),
