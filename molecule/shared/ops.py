@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -17,6 +18,16 @@ MEMBERS = sorted(RUNNER.get_hosts("postgres"))
 GROUP_VARS = RUNNER.get_variables(MEMBERS[0])
 CHECKOUT = os.environ.get("MOLECULE_PROJECT_DIRECTORY") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 WRITER_USER = GROUP_VARS["postgresql_users"][0]
+
+
+RECORDS = os.path.join(CHECKOUT, "tests", "output", "reliability")
+
+
+def record(name, rows):
+    """Keep a fault test's figures for docs/RELIABILITY.md (tests/reliability_report.py writes the tables)."""
+    os.makedirs(RECORDS, exist_ok=True)
+    with open(os.path.join(RECORDS, name + ".json"), "w") as output:
+        json.dump(rows, output, indent=1)
 
 
 def host_of(name):
@@ -54,6 +65,15 @@ def playbook_reacting(name, trigger, action, *extra):
                 action()
                 trigger = None
     return process.returncode, "".join(lines)
+
+
+def unreachable(*names):
+    """An extra inventory source that makes the named members unreachable for Ansible, as a host cut off from the
+    network is for SSH (the lab reaches containers with docker exec, which no network cut stops). Pass it to playbook()."""
+    path = os.path.join(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/tmp"), "unreachable-%s.yml" % "-".join(names))
+    with open(path, "w") as inventory:
+        json.dump({"all": {"hosts": {name: {"ansible_host": "pgops-unreachable-" + name} for name in names}}}, inventory)
+    return "--inventory=" + path
 
 
 def playbook(name, *extra):

@@ -99,19 +99,35 @@ def _standby_checks(member: dict, primary: dict | None, senders: dict, slots: di
     if lag_seconds is not None and lag_seconds > limits["seconds"]:
         _problem(problems, host, WARNING, "lag", "replay lags by %.1f seconds (limit %d)" % (lag_seconds, limits["seconds"]))
     if primary is not None:
-        if slot is None:
-            _problem(problems, host, WARNING, "slot", "the primary has no slot %s for it: WAL it needs may be removed" % name)
-        elif slot.get("wal_status") == "lost":
-            _problem(problems, host, CRITICAL, "slot", "slot %s on the primary has lost WAL this standby needs: rejoin it" % name)
-        elif not slot.get("active"):
-            _problem(
-                problems, host, WARNING, "slot", "slot %s on the primary is inactive and holds WAL (%s)" % (name, slot.get("wal_status"))
-            )
+        _slot_checks(host, name, slots, problems)
     return dict(
         lag_bytes=lag_bytes,
         sync=sender.get("sync_state") if sender else None,
-        slot=None if slot is None else "active" if slot.get("active") else (slot.get("wal_status") or "inactive"),
+        slot=_slot_shown(slot),
     )
+
+
+def _slot_shown(slot: dict | None) -> str | None:
+    return None if slot is None else "active" if slot.get("active") else (slot.get("wal_status") or "inactive")
+
+
+def _slot_checks(host: str, name: str, slots: dict, problems: list) -> None:
+    """The member's slot on the primary: missing, lost, or inactive and holding WAL (how much more before it is lost)."""
+    slot = slots.get(name)
+    if slot is None:
+        _problem(problems, host, WARNING, "slot", "the primary has no slot %s for it: WAL it needs may be removed" % name)
+    elif slot.get("wal_status") == "lost":
+        _problem(problems, host, CRITICAL, "slot", "slot %s on the primary has lost WAL this standby needs: rejoin it" % name)
+    elif not slot.get("active"):
+        left = slot.get("safe_wal_size")
+        limit = "" if left is None else "; it is lost after %d MiB more WAL (max_slot_wal_keep_size)" % (max(left, 0) >> 20)
+        _problem(
+            problems,
+            host,
+            WARNING,
+            "slot",
+            "slot %s on the primary is inactive and holds WAL (%s)%s" % (name, slot.get("wal_status"), limit),
+        )
 
 
 def cluster_status(hosts, hostvars, max_lag_bytes: int = 16 * 1024 * 1024, max_lag_seconds: int = 60) -> dict:
@@ -157,6 +173,10 @@ def cluster_status(hosts, hostvars, max_lag_bytes: int = 16 * 1024 * 1024, max_l
             row.update(_standby_checks(member, primary, senders, slots, limits, problems))
         elif facts.get("role") in ("stopped", "absent"):
             _problem(problems, host, CRITICAL, "running", "no server runs (%s)" % facts.get("role"))
+            if primary is not None and facts.get("role") == "stopped":
+                # A stopped standby's slot keeps WAL on the primary: say how long it can stay down.
+                _slot_checks(host, member["name"], slots, problems)
+                row.update(slot=_slot_shown(slots.get(member["name"])))
     lines = [TABLE_FORMAT % ("host", "role", "tli", "lsn", "lag bytes", "lag s", "sync", "slot", "upstream")]
     for row in rows:
         lines.append(
@@ -303,10 +323,26 @@ def switchover_checks(hosts, hostvars, new_primary, max_lag_bytes: int = 16 * 10
     return dict(primary=primary, candidate=new_primary, done=False, problems=problems, status=status)
 
 
+def needed_wal_gone(member, primary, hostvars) -> bool:
+    """Whether the primary no longer holds the WAL `member` needs to stream again: its slot there is lost, or the
+    member's position is older than the primary's oldest WAL segment. Then only a re-clone brings it back."""
+    described = {entry["host"]: entry for entry in describe_members([member, primary], hostvars)}
+    member_facts, primary_facts = described[member]["facts"] or {}, described[primary]["facts"] or {}
+    for slot in primary_facts.get("slots") or []:
+        if slot.get("slot_name") == described[member]["name"] and slot.get("wal_status") == "lost":
+            return True
+    oldest, position = primary_facts.get("oldest_wal_lsn"), _lsn_of(member_facts)
+    try:
+        return bool(oldest and position and parse_lsn(position) < parse_lsn(oldest))
+    except InvalidLsn as error:
+        raise AnsibleFilterError("needed_wal_gone: %s" % error) from error
+
+
 class FilterModule:
     def filters(self) -> dict:
         return {
             "cluster_status": cluster_status,
             "failover_choice": failover_choice,
+            "needed_wal_gone": needed_wal_gone,
             "switchover_checks": switchover_checks,
         }

@@ -126,6 +126,12 @@ ansible_facts:
         archive_ready_files:
           description: WAL files waiting to be archived (C(.ready) files); null when archive_mode is off or the directory cannot be listed.
           type: int
+        oldest_wal_lsn:
+          description:
+            - Where the oldest WAL segment in C(pg_wal) begins (running server); a standby whose position is older can
+              no longer stream from this server and must be re-cloned (unless its WAL comes from an archive).
+            - Null when the role may not list C(pg_wal).
+          type: str
         conf_load_time:
           description: When the server last read its configuration files; it changes once a reload has been processed.
           type: str
@@ -154,7 +160,7 @@ from ansible_collections.pgops.replication.plugins.module_utils.controldata impo
     read_controldata,
     running_postmaster_pid,
 )
-from ansible_collections.pgops.replication.plugins.module_utils.lsn import lsn_bytes_between
+from ansible_collections.pgops.replication.plugins.module_utils.lsn import format_lsn, lsn_bytes_between
 from ansible_collections.pgops.replication.plugins.module_utils.postgres import (
     ConnectionFailed,
     connection_argument_spec,
@@ -256,6 +262,24 @@ def archive_ready_files(connection) -> int | None:
         return None
 
 
+OLDEST_WAL_QUERY = """
+SELECT min(substr(name, 9)) AS oldest, pg_size_bytes(current_setting('wal_segment_size')) AS segment_size
+FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$'
+"""
+
+
+def oldest_wal_lsn(connection) -> str | None:
+    """Start of the oldest WAL segment still in pg_wal (any timeline); None when this role may not list it."""
+    try:
+        row = fetch_one(connection, OLDEST_WAL_QUERY)
+    except psycopg.Error:
+        return None
+    if not row or not row["oldest"]:
+        return None
+    log, segment = int(row["oldest"][:8], 16), int(row["oldest"][8:], 16)
+    return format_lsn(log * (1 << 32) + segment * row["segment_size"])
+
+
 def running_facts(connection, data_dir: str | None) -> dict:
     server = fetch_one(connection, SERVER_QUERY)
     facts = dict(
@@ -304,6 +328,7 @@ def running_facts(connection, data_dir: str | None) -> dict:
     if "primary_conninfo" in settings:
         settings["primary_conninfo"] = mask_conninfo_password(settings["primary_conninfo"])
     facts["settings"] = settings
+    facts["oldest_wal_lsn"] = oldest_wal_lsn(connection)
     facts["archive_ready_files"] = archive_ready_files(connection) if settings.get("archive_mode") not in (None, "off") else None
     facts["pending_restart"] = fetch_one(connection, PENDING_RESTART_QUERY)["names"]
     facts["standby_signal"] = standby_signal(facts["data_dir"])

@@ -274,6 +274,45 @@ class ModuleRunner:
 def assert_clean_failure(result: dict, pattern: str) -> None:
     """The module failed through fail_json with a message matching `pattern`, not with a traceback."""
     assert result.get("failed") is True, result
-    assert "exception" not in result and "module_stderr" not in result, result
+    # ansible-core 2.21 reports a fail_json without traceback as exception="(traceback unavailable)".
+    assert result.get("exception", "(traceback unavailable)") == "(traceback unavailable)" and "module_stderr" not in result, result
     assert "Traceback" not in result["_output"], result["_output"]
     assert re.search(pattern, result["msg"]), "message %r does not match %r" % (result["msg"], pattern)
+
+
+def run_module_batch(calls: list, workdir: str) -> list:
+    """Run many module calls (module, args) in one ansible-playbook run, each as its own task that may fail; returns
+    each call's result as the json callback reports it, in order. Faster than one `ansible` run per call."""
+    tasks = [
+        {"name": "call %d" % index, "pgops.replication." + module: args, "ignore_errors": True}
+        for index, (module, args) in enumerate(calls)
+    ]
+    play = {"hosts": "localhost", "gather_facts": False, "tasks": tasks}
+    if AS_ROOT:
+        play.update(become=True, become_method="ansible.builtin.su", become_user=SERVER_USER)
+    path = os.path.join(workdir, "batch.yml")
+    with open(path, "w") as playbook:
+        json.dump([play], playbook)
+    command = [ANSIBLE + "-playbook", "-i", "localhost,", "-c", "local", "-e", "ansible_python_interpreter=" + MODULE_PYTHON, path]
+    environment = dict(
+        os.environ,
+        ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_PATH,
+        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
+        ANSIBLE_PIPELINING="True",
+        ANSIBLE_LOCALHOST_WARNING="false",
+        ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+        ANSIBLE_DEPRECATION_WARNINGS="false",
+    )
+    environment.pop("ANSIBLE_CONFIG", None)
+    completed = subprocess.run(command, capture_output=True, text=True, env=environment, cwd=workdir, check=False)
+    try:
+        report = json.loads(completed.stdout)
+    except ValueError as error:
+        raise AssertionError(
+            "ansible-playbook gave no JSON report (%s): %s %s" % (error, completed.stdout[-2000:], completed.stderr[-2000:])
+        ) from error
+    results = [task["hosts"]["localhost"] for task in report["plays"][0]["tasks"]]
+    assert len(results) == len(calls), completed.stderr[-2000:]
+    for result in results:
+        result["_output"] = json.dumps(result)
+    return results

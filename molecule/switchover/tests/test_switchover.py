@@ -1,14 +1,15 @@
-"""Switch A→B→C→A under a write load: after each, one primary, every other member streams from it, nothing
+"""20 consecutive switchovers A→B→C→A→… under a write load: after each, one primary, every other member streams from it, nothing
 acknowledged is lost; then site.yml changes nothing."""
 
 from __future__ import annotations
 
 import json
 import os
+import time
 
-from ops import MEMBERS, changed_total, playbook, primaries, psql, wait_streaming_from, writer
+from ops import MEMBERS, changed_total, playbook, primaries, psql, record, wait_streaming_from, writer
 
-RESULTS = os.path.join(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/tmp"), "switchover-gaps.json")
+ROUNDS = int(os.environ.get("PGOPS_SWITCHOVER_ROUNDS", "20"))
 
 
 def test_check_mode_prints_the_plan_and_changes_nothing():
@@ -26,24 +27,38 @@ def test_refuses_a_member_that_is_not_in_the_cluster():
     assert primaries() == ["node1"]
 
 
-def test_round_trip_under_writes():
-    gaps = {}
-    for target in ("node2", "node3", "node1"):
+def test_consecutive_switchovers_under_writes():
+    """Switch ROUNDS times around the members (A→B→C→A→…) under a write load; after each, check the cluster."""
+    rounds = []
+    targets = [MEMBERS[(index + 1) % len(MEMBERS)] for index in range(ROUNDS)]
+    for number, target in enumerate(targets, start=1):
         load = writer().start()
+        started = time.monotonic()
         status, output = playbook("switchover", "new_primary=" + target)
+        took = time.monotonic() - started
         load.stop()
-        assert status == 0, output[-4000:]
-        assert primaries() == [target]
+        assert status == 0, "switchover %d to %s: %s" % (number, target, output[-4000:])
+        assert primaries() == [target], "after switchover %d" % number
         wait_streaming_from(target, [name for name in MEMBERS if name != target])
         address = load.conninfo["host"].split(",")[MEMBERS.index(target)]
-        assert load.missing_on(address) == [], "acknowledged writes lost in the switchover to %s" % target
+        missing = load.missing_on(address)
         assert len(load.acknowledged) > 100
-        gaps[target] = round(load.longest_gap(), 3)
-        again, output = playbook("switchover", "new_primary=" + target)
-        assert again == 0 and changed_total(output) == 0 and "Nothing to do" in output
-    with open(RESULTS, "w") as results:
-        json.dump(gaps, results)
-    print("longest gap between acknowledged writes per switchover (s):", gaps)
+        rounds.append(
+            dict(
+                round=number,
+                new_primary=target,
+                playbook_seconds=round(took, 2),
+                longest_gap_seconds=round(load.longest_gap(), 3),
+                acknowledged=len(load.acknowledged),
+                lost=len(missing),
+            )
+        )
+        assert missing == [], "acknowledged writes lost in switchover %d to %s" % (number, target)
+        if number in (1, ROUNDS):
+            again, output = playbook("switchover", "new_primary=" + target)
+            assert again == 0 and changed_total(output) == 0 and "Nothing to do" in output
+    record("switchovers", rounds)
+    print("switchovers:", json.dumps(rounds))
 
 
 def test_site_changes_nothing_after_the_switchovers():

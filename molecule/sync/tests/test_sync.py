@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 
 import testinfra
 import testinfra.utils.ansible_runner
+from ops import MEMBERS, playbook, primaries, record, wait_streaming_from, writer
 
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 RUNNER = testinfra.utils.ansible_runner.AnsibleRunner(INVENTORY)
@@ -61,3 +63,29 @@ def test_commit_waits_without_standbys():
     started = time.monotonic()
     psql(PRIMARY, "INSERT INTO sync_probe VALUES (2)")
     assert time.monotonic() - started < 3
+
+
+def test_failover_to_a_synchronous_standby_loses_no_acknowledged_write():
+    """Kill the primary under writes and fail over: with ANY 1, every acknowledged commit is on a standby already."""
+    load = writer().start()
+    time.sleep(5)
+    subprocess.run(["docker", "kill", PRIMARY], check=True, capture_output=True)
+    killed_at = time.monotonic()
+    status, output = playbook("failover", "failover_primary_unreachable_ok=true")
+    assert status == 0, output[-4000:]
+    (new_primary,) = primaries()
+    assert new_primary in STANDBYS
+    other = next(name for name in STANDBYS if name != new_primary)
+    wait_streaming_from(new_primary, [other])
+    time.sleep(2)
+    load.stop()
+    address = load.conninfo["host"].split(",")[MEMBERS.index(new_primary)]
+    missing = load.missing_on(address)
+    before = [write_id for write_id, at, _took in load.acknowledged if at < killed_at]
+    after = [write_id for write_id, at, _took in load.acknowledged if at > killed_at]
+    record(
+        "sync_failover",
+        dict(acknowledged_before_the_kill=len(before), acknowledged_after=len(after), lost=len(missing), new_primary=new_primary),
+    )
+    assert before and after
+    assert missing == [], "acknowledged commits lost in a synchronous failover: %r" % missing[:20]

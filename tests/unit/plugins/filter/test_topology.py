@@ -167,3 +167,41 @@ def test_pgpass_line_escapes_like_the_modules():
     assert pgpass_line(password, "node1", 5432, "replication", "replicator") + "\n" == rewrite_passfile_text(
         "", "node1", 5432, "replication", "replicator", password
     )
+
+
+def test_inactive_slot_warning_says_how_much_wal_is_left_before_it_is_lost():
+    facts = primary(senders={"node3": 0})
+    facts["slots"][0].update(wal_status="unreserved", safe_wal_size=48 << 20)
+    status = cluster_status(["node1", "node2", "node3"], hostvars(node1=facts, node2=standby(), node3=standby()))
+    (message,) = [problem["message"] for problem in status["problems"] if problem["check"] == "slot"]
+    assert "inactive" in message and "unreserved" in message and "lost after 48 MiB more WAL" in message
+
+
+def test_stopped_standby_slot_is_reported_with_the_wal_it_may_still_hold():
+    facts = primary(senders={"node3": 0})
+    facts["slots"][0].update(wal_status="extended", safe_wal_size=100 << 20)
+    status = cluster_status(
+        ["node1", "node2", "node3"], hostvars(node1=facts, node2=dict(role="stopped", system_identifier="1"), node3=standby())
+    )
+    assert ("node2", "critical", "running") in checks(status) and ("node2", "warning", "slot") in checks(status)
+    assert status["rows"][1]["slot"] == "extended"
+
+
+@pytest.mark.parametrize(
+    "slot_status, oldest, position, gone",
+    [
+        ("lost", None, "0/5000000", True),
+        ("reserved", "0/6000000", "0/5000000", True),
+        ("reserved", "0/4000000", "0/5000000", False),
+        ("reserved", None, "0/5000000", False),
+        ("reserved", "0/6000000", None, False),
+    ],
+)
+def test_needed_wal_gone(slot_status, oldest, position, gone):
+    from ansible_collections.pgops.replication.plugins.filter.topology import needed_wal_gone
+
+    facts = primary()
+    facts["slots"][0]["wal_status"] = slot_status
+    facts["oldest_wal_lsn"] = oldest
+    member = dict(role="stopped", system_identifier="1", controldata=dict(checkpoint_lsn=position))
+    assert needed_wal_gone("node2", "node1", hostvars(node1=facts, node2=member, node3=standby())) is gone
