@@ -17,7 +17,7 @@ RUNNER = testinfra.utils.ansible_runner.AnsibleRunner(INVENTORY)
 MEMBERS = sorted(RUNNER.get_hosts("postgres"))
 GROUP_VARS = RUNNER.get_variables(MEMBERS[0])
 CHECKOUT = os.environ.get("MOLECULE_PROJECT_DIRECTORY") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-WRITER_USER = GROUP_VARS["postgresql_users"][0]
+WRITER_USER = (GROUP_VARS.get("postgresql_users") or [{}])[0]
 
 
 RECORDS = os.path.join(CHECKOUT, "tests", "output", "reliability")

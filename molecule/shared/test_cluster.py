@@ -96,10 +96,52 @@ def test_passfile_is_private(name):
     assert passfile.mode == 0o600 and passfile.user == "postgres"
 
 
-def test_password_not_in_process_list_or_config(host):
-    assert PASSWORD not in host.check_output("ps -eo args")
-    found = host.run("grep -rlF -- %s /etc/postgresql /var/lib/postgresql --exclude=.pgpass", PASSWORD)
-    assert found.stdout.strip() == ""
+def files_with_secrets(host, list_files, canary, mode="0600"):
+    """Files that `list_files` (a shell command printing NUL-separated paths) names and that contain a secret. A
+    canary file holding one secret is planted first and must be found: the search cannot pass by finding nothing."""
+    host.run("printf %s %s > " + canary + " && chmod " + mode + " " + canary, "%s", SECRETS[-1])
+    patterns = " ".join(["-e %s"] * len(SECRETS))
+    try:
+        found = host.run("{ %s; } 2>/dev/null | xargs -0 -r grep -lF %s --" % (list_files, patterns), *SECRETS).stdout.split()
+    finally:
+        host.run("rm -f " + canary)
+    assert canary in found, "the search missed its canary %s" % canary
+    return [path for path in found if path != canary]
+
+
+def test_secrets_not_in_process_list(host):
+    processes = host.check_output("ps -eo args")
+    assert not [secret for secret in SECRETS if secret in processes]
+
+
+def test_secrets_in_no_file_readable_by_others(host):
+    # /usr is the distribution's (only /usr/local is ours); /proc, /sys and /dev hold no files.
+    list_files = (
+        "find / \\( -path /proc -o -path /sys -o -path /dev -o -path /usr \\) -prune -o -type f -perm -o=r -size -20M -print0;"
+        " find /usr/local -type f -perm -o=r -print0"
+    )
+    assert files_with_secrets(host, list_files, "/var/tmp/pgops-canary", mode="0644") == []
+
+
+def test_secrets_not_in_logs_configuration_or_data_directory(host):
+    """Whatever their mode: server logs, configuration, the data directory (postgresql.auto.conf, WAL), the journal."""
+    list_files = "find /var/log /etc/postgresql /var/lib/postgresql -type f -not -name .pgpass -print0"
+    assert files_with_secrets(host, list_files, "/var/log/pgops-canary") == []
+    journal = host.run("journalctl --no-pager -o cat").stdout
+    assert not [secret for secret in SECRETS if secret in journal]
+
+
+@pytest.mark.parametrize("name", STANDBYS)
+def test_replication_user_cannot_log_in_to_a_database(name):
+    """pg_hba.conf admits the replication role for replication only: a regular database refuses it before any password."""
+    primary_host = RUNNER.get_variables(PRIMARY).get("postgresql_connect_host", PRIMARY)
+    databases = ["postgres"] + [database["name"] for database in RUNNER.get_variables(PRIMARY).get("postgresql_databases", [])]
+    for database in databases:
+        result = host_of(name).run(
+            "runuser -u postgres -- psql -w -XAtq -c 'SELECT 1' %s",
+            "host=%s dbname=%s user=replicator connect_timeout=5" % (primary_host, database),
+        )
+        assert result.rc != 0 and "no pg_hba.conf entry" in result.stderr, (database, result.stderr)
 
 
 def test_verbose_rerun_is_idempotent_and_never_shows_the_password():

@@ -6,6 +6,7 @@ import os
 
 import testinfra
 import testinfra.utils.ansible_runner
+from ops import playbook
 
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 RUNNER = testinfra.utils.ansible_runner.AnsibleRunner(INVENTORY)
@@ -46,3 +47,41 @@ def test_replication_only_over_tls_in_pg_hba():
 def test_server_key_is_private():
     key = host_of(PRIMARY).file("/etc/ssl/pgops/15-main/server.key")
     assert key.mode == 0o600 and key.user == "postgres"
+
+
+def connect_from(name, conninfo):
+    return host_of(name).run("runuser -u postgres -- psql -w -XAtq -c 'SELECT 1' %s", conninfo + " connect_timeout=5")
+
+
+def test_replication_and_rewind_roles_are_refused_without_tls():
+    """pg_basebackup, streaming and pg_rewind can only reach the primary over TLS: pg_hba.conf has hostssl lines only."""
+    standby = STANDBYS[0]
+    for conninfo in (
+        "host=%s dbname=replication replication=true user=replicator" % PRIMARY,
+        "host=%s dbname=postgres user=pgops_rewind" % PRIMARY,
+    ):
+        result = connect_from(standby, conninfo + " sslmode=disable")
+        assert result.rc != 0 and "no pg_hba.conf entry" in result.stderr and "no encryption" in result.stderr, result.stderr
+
+
+def test_verify_full_checks_the_host_name():
+    """Reached by its address instead of the name in its certificate, the primary is refused by verify-full."""
+    standby = STANDBYS[0]
+    address = host_of(standby).run("getent hosts %s", PRIMARY).stdout.split()[0]
+    rootcert = "sslrootcert=/etc/ssl/pgops/15-main/ca.crt sslmode=verify-full"
+    result = connect_from(standby, "host=%s dbname=replication replication=true user=replicator %s" % (address, rootcert))
+    assert result.rc != 0 and "does not match host name" in result.stderr, result.stderr
+
+
+def test_switchover_over_tls_rewinds_the_old_primary():
+    """The old primary comes back through pg_rewind, which can only reach the new primary over TLS."""
+    new_primary = STANDBYS[0]
+    status, output = playbook("switchover", "new_primary=" + new_primary)
+    assert status == 0, output[-4000:]
+    # pg_rewind connects to the new primary even when there is nothing to rewind; it can only do so over TLS.
+    rewind = output.split("TASK [The old primary rewinds if it diverged")[1].split("TASK [")[0]
+    assert "ok: [%s]" % PRIMARY in rewind or "changed: [%s]" % PRIMARY in rewind, rewind
+    assert psql(new_primary, "SELECT pg_is_in_recovery()") == "f"
+    assert psql(PRIMARY, "SELECT pg_is_in_recovery()") == "t"
+    rows = psql(new_primary, "SELECT s.ssl FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid)").split()
+    assert rows == ["t"] * len(STANDBYS)
