@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""Write the fault figures the Molecule scenarios recorded (tests/output/reliability/*.json) into docs/RELIABILITY.md.
+
+    make molecule            # or: molecule test -s switchover / faults / sync
+    .venv/bin/python bench/reliability_report.py
+
+Only the section between the "fault figures" markers is replaced; a missing record is reported as not run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+
+CHECKOUT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RECORDS = os.path.join(CHECKOUT, "tests", "output", "reliability")
+DOCUMENT = os.path.join(CHECKOUT, "docs", "RELIABILITY.md")
+START = "<!-- fault figures: written by bench/reliability_report.py -->"
+END = "<!-- end of fault figures -->"
+
+
+def load(name: str):
+    path = os.path.join(RECORDS, name + ".json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as record:
+        return json.load(record)
+
+
+def switchovers(rounds: list | None) -> list:
+    if not rounds:
+        return ["Switchovers: not run (molecule test -s switchover)."]
+    seconds = [entry["playbook_seconds"] for entry in rounds]
+    gaps = [entry["longest_gap_seconds"] for entry in rounds]
+    lines = [
+        "**%d consecutive switchovers** under a write load (`molecule test -s switchover`): %d acknowledged writes lost out of %d; "
+        "after each, exactly one primary and every other member streaming from it."
+        % (len(rounds), sum(entry["lost"] for entry in rounds), sum(entry["acknowledged"] for entry in rounds)),
+        "switchover.yml took %.1f s median (%.1f–%.1f s); the longest pause between acknowledged writes was %.2f s median, %.2f s at worst."
+        % (statistics.median(seconds), min(seconds), max(seconds), statistics.median(gaps), max(gaps)),
+        "",
+        "| # | new primary | switchover.yml (s) | longest write pause (s) | writes acknowledged | lost |",
+        "|---|---|---|---|---|---|",
+    ]
+    for entry in rounds:
+        lines.append(
+            "| %(round)d | %(new_primary)s | %(playbook_seconds).1f | %(longest_gap_seconds).2f | %(acknowledged)d | %(lost)d |" % entry
+        )
+    return lines
+
+
+def isolation(result: dict | None) -> list:
+    if not result:
+        return ["Failover with the old primary cut off: not run (molecule test -s faults)."]
+    return [
+        "**Failover with the old primary alive but cut off** (`molecule test -s faults`): the checker polled every member "
+        "%(checker_samples)d times; at most %(most_writable_at_once)d member accepted writes at any moment. The old primary "
+        "fenced itself %(seconds_from_cut_to_fence).1f s after the cut; the new primary took writes "
+        "%(seconds_from_fence_to_promotion).1f s after that. Back on the network for %(seconds_returned_before_rejoin).1f s "
+        "before and during its rejoin (by %(rejoined_by)s), it never accepted a write. Writes acknowledged after the promotion: %(acknowledged_after_promotion)d, "
+        "lost: %(lost_after_promotion)d; acknowledged by the old primary before the cut and lost (asynchronous): "
+        "%(lost_before_the_cut_async)d." % dict({"rejoined_by": "pg_rewind"}, **result)
+    ]
+
+
+def clone(result: dict | None) -> list:
+    if not result:
+        return ["Clone killed midway: not run (molecule test -s faults)."]
+    return [
+        "**pg_basebackup killed (-9)** after %(killed_after_mib)d MiB of a clone that replaced a data directory: the old "
+        "directory was intact (same system identifier, a marker file still there) and re-running site.yml completed the "
+        "standby, keeping the old directory aside." % result
+    ]
+
+
+def slot(result: dict | None) -> list:
+    if not result:
+        return ["Slot limit: not run (molecule test -s faults)."]
+    return [
+        "**A standby down while the primary wrote %(wal_written_while_down_mib)d MiB of WAL** with max_slot_wal_keep_size "
+        "= %(max_slot_wal_keep_size_mib)d MiB: its slot was invalidated and the primary's pg_wal held %(primary_pg_wal_mib)d MiB. "
+        "status.yml warned while the slot was inactive, then reported the lost slot as critical; rejoin.yml re-cloned "
+        "the standby, which then replayed new writes." % result
+    ]
+
+
+def sync_failover(result: dict | None) -> list:
+    if not result:
+        return ["Synchronous failover: not run (molecule test -s sync)."]
+    return [
+        "**Synchronous replication (ANY 1), primary killed under writes** (`molecule test -s sync`): failover.yml promoted "
+        "%(new_primary)s; of %(acknowledged_before_the_kill)d writes acknowledged before the kill, %(lost)d were lost; "
+        "%(acknowledged_after)d more were acknowledged by the new primary." % result
+    ]
+
+
+def main() -> int:
+    lines = [START, ""]
+    for part in (
+        switchovers(load("switchovers")),
+        isolation(load("isolation_failover")),
+        clone(load("clone_killed")),
+        slot(load("slot_limit")),
+        sync_failover(load("sync_failover")),
+    ):
+        lines += part + [""]
+    lines.append(END)
+    with open(DOCUMENT) as document:
+        text = document.read()
+    if START not in text or END not in text:
+        print("docs/RELIABILITY.md has no fault figures markers", file=sys.stderr)
+        return 1
+    text = text[: text.index(START)] + "\n".join(lines) + text[text.index(END) + len(END) :]
+    with open(DOCUMENT, "w") as document:
+        document.write(text)
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
