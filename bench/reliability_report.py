@@ -54,15 +54,17 @@ def switchovers(rounds: list | None) -> list:
 def isolation(result: dict | None) -> list:
     if not result:
         return ["Failover with the old primary cut off: not run (molecule test -s faults)."]
-    return [
-        "**Failover with the old primary alive but cut off** (`molecule test -s faults`): the checker polled every member "
-        "%(checker_samples)d times; at most %(most_writable_at_once)d member accepted writes at any moment. The old primary "
-        "fenced itself %(seconds_from_cut_to_fence).1f s after the cut; the new primary took writes "
-        "%(seconds_from_fence_to_promotion).1f s after that. Back on the network for %(seconds_returned_before_rejoin).1f s "
-        "before and during its rejoin (by %(rejoined_by)s), it never accepted a write. Writes acknowledged after the "
-        "promotion: %(acknowledged_after_promotion)d, lost: %(lost_after_promotion)d; acknowledged by the old primary before the cut and lost (asynchronous): "
-        "%(lost_before_the_cut_async)d." % dict({"rejoined_by": "pg_rewind"}, **result)
-    ]
+    text = (
+        "**Failover with the old primary alive but cut off** (`molecule test -s faults`): the checker polled every member"
+        " %(checker_samples)d times; at most %(most_writable_at_once)d member accepted writes at any moment."
+        " The old primary fenced itself %(seconds_from_cut_to_fence).1f s after the cut;"
+        " the new primary took writes %(seconds_from_fence_to_promotion).1f s after that."
+        " Back on the network for %(seconds_returned_before_rejoin).1f s before and during its rejoin (by %(rejoined_by)s),"
+        " it never accepted a write. Writes acknowledged after the promotion: %(acknowledged_after_promotion)d,"
+        " lost: %(lost_after_promotion)d; acknowledged by the old primary before the cut and lost (asynchronous):"
+        " %(lost_before_the_cut_async)d."
+    )
+    return [text % dict({"rejoined_by": "pg_rewind"}, **result)]
 
 
 def clone(result: dict | None) -> list:
