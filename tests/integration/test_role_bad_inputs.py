@@ -40,7 +40,11 @@ CASES = [
         dict(postgresql_hba_entries=[dict(type="host", database="all", user="all", address="0.0.0.0/0", method="scram-sha-256")]),
         r"postgresql_hba_entries must not open the server to every address",
     ),
-    ("postgresql", dict(postgresql_hba_entries=[dict(type="host", database="all")]), r"missing required arguments: .*found in postgresql_hba_entries"),
+    (
+        "postgresql",
+        dict(postgresql_hba_entries=[dict(type="host", database="all")]),
+        r"missing required arguments: .*found in postgresql_hba_entries",
+    ),
     ("postgresql", dict(postgresql_isolation_interval=0), r"postgresql_isolation_interval must be at least 1.*got 0 and 20"),
     ("postgresql", dict(postgresql_isolation_timeout=5), r"postgresql_isolation_timeout\s+at least twice that \(got 5 and 5\)"),
     ("postgresql", dict(postgresql_tls="perhaps"), r"postgresql_tls.*bool"),
@@ -54,7 +58,11 @@ CASES = [
     ("primary", dict(primary_replication_conn_limit=-5), r"primary_replication_conn_limit must be -1 or more \(got -5\)"),
     ("primary", dict(postgresql_users="alice"), r"option 'postgresql_users' .*unable to convert to dict"),
     ("primary", dict(postgresql_users=[dict(password="long enough")]), r"missing required arguments: name found in postgresql_users"),
-    ("primary", dict(postgresql_users=[dict(name="alice", state="gone")]), r"state must be one of: present, absent, got: gone found in postgresql_users"),
+    (
+        "primary",
+        dict(postgresql_users=[dict(name="alice", state="gone")]),
+        r"state must be one of: present, absent, got: gone found in postgresql_users",
+    ),
     ("primary", dict(postgresql_users=[dict(name="pg_alice", password="long enough")]), r"must not start with pg_.*pg_alice"),
     ("primary", dict(postgresql_users=[dict(name="alice", password="")]), r"postgresql_users passwords must not be empty"),
     (
