@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Write the fault figures the Molecule scenarios recorded (tests/output/reliability/*.json) into docs/RELIABILITY.md.
 
     make molecule            # or: molecule test -s switchover / faults / sync
