@@ -45,7 +45,7 @@ integration: venv
 	$(VENV)/bin/pytest -q tests/integration
 
 # Scenarios one after the other: they share container names and the lab network.
-MOLECULE_SCENARIOS := default pg17 sync tls switchover failover switchover_abort faults
+MOLECULE_SCENARIOS := default pg17 tls failover switchover_abort sync faults switchover
 molecule: venv images
 	for scenario in $(MOLECULE_SCENARIOS); do PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/molecule test -s $$scenario || exit 1; done
 

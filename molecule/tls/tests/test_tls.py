@@ -65,12 +65,16 @@ def test_replication_and_rewind_roles_are_refused_without_tls():
 
 
 def test_verify_full_checks_the_host_name():
-    """Reached by its address instead of the name in its certificate, the primary is refused by verify-full."""
+    """The primary's certificate names it and its address. Reached under another name (hostaddr keeps the address),
+    it is refused by verify-full before any password is sent."""
     standby = STANDBYS[0]
     address = host_of(standby).run("getent hosts %s", PRIMARY).stdout.split()[0]
     rootcert = "sslrootcert=/etc/ssl/pgops/15-main/ca.crt sslmode=verify-full"
-    result = connect_from(standby, "host=%s dbname=replication replication=true user=replicator %s" % (address, rootcert))
-    assert result.rc != 0 and "does not match host name" in result.stderr, result.stderr
+    replication = "dbname=replication replication=true user=replicator " + rootcert
+    result = connect_from(standby, "host=not-the-primary hostaddr=%s %s" % (address, replication))
+    assert result.rc != 0 and 'does not match host name "not-the-primary"' in result.stderr, result.stderr
+    by_name = connect_from(standby, "host=%s %s" % (PRIMARY, replication))
+    assert "does not match host name" not in by_name.stderr and "certificate" not in by_name.stderr, by_name.stderr
 
 
 def test_switchover_over_tls_rewinds_the_old_primary():
