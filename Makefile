@@ -1,19 +1,20 @@
 # pgops.replication development tasks. `make test` is what CI runs.
 SHELL := /bin/bash
-VENV := .venv
+VENV ?= .venv
+REQUIREMENTS ?= test-requirements.txt
 PYTHON := $(VENV)/bin/python
 COLLECTION_LINK := $(VENV)/collections/ansible_collections/pgops/replication
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(VENV)/collections
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: venv lint unit integration molecule test sanity clean demo demo-clean images
+.PHONY: venv lint compat galaxy unit integration molecule test sanity clean demo demo-clean images
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: test-requirements.txt
+$(VENV)/.installed: $(REQUIREMENTS)
 	python=$$(.ci/find-python) && "$$python" -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
-	$(PYTHON) -m pip install --quiet -r test-requirements.txt
+	$(PYTHON) -m pip install --quiet -r $(REQUIREMENTS)
 	mkdir -p $(dir $(COLLECTION_LINK))
 	ln -sfn $(CURDIR) $(COLLECTION_LINK)
 	touch $@
@@ -22,7 +23,17 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check plugins tests bench molecule
 	$(VENV)/bin/ansible-lint
+	$(VENV)/bin/antsibull-docs lint-collection-docs --plugin-docs $(COLLECTION_LINK)
+	$(VENV)/bin/antsibull-changelog lint
 	$(MAKE) sanity
+
+# The oldest ansible-core that meta/runtime.yml admits gets ansible-lint and sanity too, in a venv of its own.
+COMPAT_VENV := .venv-compat
+compat:
+	$(MAKE) VENV=$(COMPAT_VENV) REQUIREMENTS=.ci/compat-requirements.txt venv
+	$(COMPAT_VENV)/bin/ansible --version | head -1
+	$(MAKE) VENV=$(COMPAT_VENV) REQUIREMENTS=.ci/compat-requirements.txt sanity
+	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(COMPAT_VENV)/collections $(COMPAT_VENV)/bin/ansible-lint
 
 # ansible-test wants the collection under ansible_collections/<namespace>/<name>: run it on a copy there.
 # The copy lives outside this checkout: inside it, ansible-test would find our .git and list the copy's files
@@ -34,7 +45,7 @@ sanity: venv
 	  print(p(types.SimpleNamespace(version="%d.%d" % sys.version_info[:2]))["pip"])') \
 	  && script=$$HOME/.ansible/test/cache/get_pip_$${pip//./_}.py && { [ -e "$$script" ] || install -D -m 644 .ci/get-pip.py "$$script"; }
 	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && root=$$tmp/ansible_collections/pgops/replication && mkdir -p "$$root" \
-	  && tar --exclude=./.venv --exclude=./.git --exclude=./.ansible --exclude=./tests/output -cf - . | tar -xf - -C "$$root" \
+	  && tar --exclude='./.venv*' --exclude=./.git --exclude=./.ansible --exclude=./tests/output -cf - . | tar -xf - -C "$$root" \
 	  && cd "$$root" && PATH=$(CURDIR)/$(VENV)/bin:$$PATH ansible-test sanity --local --color no \
 	    --python $$($(CURDIR)/$(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 
@@ -49,7 +60,11 @@ MOLECULE_SCENARIOS := default pg17 tls failover switchover_abort sync faults swi
 molecule: venv images
 	for scenario in $(MOLECULE_SCENARIOS); do PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/molecule test -s $$scenario || exit 1; done
 
-test: lint unit integration molecule
+# The path users take: build the Galaxy tarball, install it offline, provision the lab from a separate infra repo.
+galaxy: venv images
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH lab/galaxy-install
+
+test: lint compat unit integration galaxy molecule
 
 clean:
 	rm -rf $(VENV) tests/output
