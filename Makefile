@@ -23,7 +23,7 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check plugins tests bench molecule
 	$(VENV)/bin/ansible-lint
-	$(VENV)/bin/antsibull-docs lint-collection-docs --plugin-docs $(COLLECTION_LINK)
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/antsibull-docs lint-collection-docs --plugin-docs $(COLLECTION_LINK)
 	$(VENV)/bin/antsibull-changelog lint
 	$(MAKE) sanity
 
