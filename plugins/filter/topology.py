@@ -253,6 +253,13 @@ def failover_choice(hosts, hostvars, new_primary: str | None = None, max_lag_byt
             "%s is %d bytes behind %s, more than failover_max_lag_bytes=%d: wait for it, choose another new_primary, or "
             "set failover_force=true to accept losing those transactions" % (chosen["host"], lag, best["host"], int(max_lag_bytes))
         )
+    primaries = [member["host"] for member in members if member["facts"] and member["facts"].get("role") == "primary"]
+    if len(primaries) > 1:
+        problems.insert(
+            0,
+            "split brain: %s both run as primary. A failover would fence them all and drop the writes each took alone: "
+            "choose the one to keep and rejoin the other (docs/RUNBOOK.md, split brain)" % " and ".join(primaries),
+        )
     best_lsn = _lsn_of(best["facts"])
     return dict(
         candidate=chosen["host"],

@@ -205,3 +205,14 @@ def test_needed_wal_gone(slot_status, oldest, position, gone):
     facts["oldest_wal_lsn"] = oldest
     member = dict(role="stopped", system_identifier="1", controldata=dict(checkpoint_lsn=position))
     assert needed_wal_gone("node2", "node1", hostvars(node1=facts, node2=member, node3=standby())) is gone
+
+
+def test_failover_refuses_two_running_primaries_even_with_a_forced_standby():
+    """Split brain is for a person to resolve: fencing both primaries would throw away the writes of each."""
+    variables = hostvars(node1=primary(), node2=primary(lsn="0/6000000", timeline=2), node3=standby())
+    for choice in (
+        failover_choice(["node1", "node2", "node3"], variables),
+        failover_choice(["node1", "node2", "node3"], variables, new_primary="node3", force=True),
+    ):
+        assert choice["problems"] and "split brain: node1 and node2 both run as primary" in choice["problems"][0]
+        assert "RUNBOOK" in choice["problems"][0]
