@@ -316,3 +316,34 @@ def run_module_batch(calls: list, workdir: str) -> list:
     for result in results:
         result["_output"] = json.dumps(result)
     return results
+
+
+def ansible_environment(**settings: str) -> dict:
+    """What ansible-playbook runs with in the bad-input batches: this checkout as the collection, the json callback,
+    no ansible.cfg from the caller's directory; `settings` adds or overrides ANSIBLE_* variables."""
+    environment = dict(
+        os.environ,
+        ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_PATH,
+        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
+        ANSIBLE_LOCALHOST_WARNING="false",
+        ANSIBLE_DEPRECATION_WARNINGS="false",
+    )
+    environment.pop("ANSIBLE_CONFIG", None)
+    environment.update(settings)
+    return environment
+
+
+def check_generated_section(document: str, start_marker: str, end_marker: str, generated: str, test_file: str) -> None:
+    """Fail when the generated part of `document` (markers included) differs from `generated`;
+    with PGOPS_WRITE_DOCS=1, rewrite it first."""
+    with open(document) as handle:
+        text = handle.read()
+    if os.environ.get("PGOPS_WRITE_DOCS") == "1":
+        start, end = text.index(start_marker), text.index(end_marker) + len(end_marker)
+        text = text[:start] + generated + text[end:]
+        with open(document, "w") as handle:
+            handle.write(text)
+    assert generated in text, "%s is out of date: run PGOPS_WRITE_DOCS=1 .venv/bin/pytest %s" % (
+        os.path.relpath(document, CHECKOUT),
+        test_file,
+    )

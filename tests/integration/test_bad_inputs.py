@@ -10,7 +10,7 @@ import os
 import re
 
 import pytest
-from pglab import BIN_DIR, CHECKOUT, assert_clean_failure, free_port, run_module_batch
+from pglab import BIN_DIR, CHECKOUT, assert_clean_failure, check_generated_section, free_port, run_module_batch
 
 NOT_A_DATA_DIR = "/etc"
 RELIABILITY = os.path.join(CHECKOUT, "docs", "RELIABILITY.md")
@@ -285,14 +285,4 @@ def test_bad_input(batch, index):
 
 
 def test_reliability_table_is_current():
-    generated = table()
-    with open(RELIABILITY) as document:
-        text = document.read()
-    if os.environ.get("PGOPS_WRITE_DOCS") == "1":
-        start, end = text.index(TABLE_START), text.index(TABLE_END) + len(TABLE_END)
-        text = text[:start] + generated + text[end:]
-        with open(RELIABILITY, "w") as document:
-            document.write(text)
-    assert generated in text, (
-        "docs/RELIABILITY.md is out of date: run PGOPS_WRITE_DOCS=1 .venv/bin/pytest tests/integration/test_bad_inputs.py"
-    )
+    check_generated_section(RELIABILITY, TABLE_START, TABLE_END, table(), "tests/integration/test_bad_inputs.py")
