@@ -252,7 +252,9 @@ def run_basebackup(module, pg_basebackup: str, target: str) -> list:
     if rc != 0:
         if os.path.isdir(target):
             shutil.rmtree(target, ignore_errors=True)
-        module.fail_json(msg="pg_basebackup failed: %s" % (err or out).strip(), command=command, rc=rc)
+        # A pg_basebackup killed by a signal prints nothing: say so rather than end the message with a colon.
+        reason = (err or out).strip() or ("killed by signal %d" % -rc if rc < 0 else "exit status %d, no message" % rc)
+        module.fail_json(msg="pg_basebackup failed: %s" % reason, command=command, rc=rc)
     return command
 
 

@@ -135,6 +135,14 @@ ansible_facts:
         conf_load_time:
           description: When the server last read its configuration files; it changes once a reload has been processed.
           type: str
+        databases_size_bytes:
+          version_added: 0.2.0
+          description:
+            - Sum of C(pg_database_size) over every database of the server, in bytes (running server); roughly what a
+              clone copies, without the WAL and the cluster-wide files.
+            - Null when the server is stopped or the login role may not measure every database.
+          type: int
+          sample: 298844160
         pending_restart:
           description: Settings changed in the configuration that take effect only after a restart.
           type: list
@@ -280,6 +288,17 @@ def oldest_wal_lsn(connection) -> str | None:
     return format_lsn(log * (1 << 32) + segment * row["segment_size"])
 
 
+DATABASES_SIZE_QUERY = "SELECT sum(pg_database_size(oid))::bigint AS size FROM pg_database"
+
+
+def databases_size_bytes(connection) -> int | None:
+    """Bytes of all databases together; None when this role lacks CONNECT on one of them (and pg_read_all_stats)."""
+    try:
+        return fetch_one(connection, DATABASES_SIZE_QUERY)["size"]
+    except psycopg.Error:
+        return None
+
+
 def running_facts(connection, data_dir: str | None) -> dict:
     server = fetch_one(connection, SERVER_QUERY)
     facts = dict(
@@ -329,6 +348,7 @@ def running_facts(connection, data_dir: str | None) -> dict:
         settings["primary_conninfo"] = mask_conninfo_password(settings["primary_conninfo"])
     facts["settings"] = settings
     facts["oldest_wal_lsn"] = oldest_wal_lsn(connection)
+    facts["databases_size_bytes"] = databases_size_bytes(connection)
     facts["archive_ready_files"] = archive_ready_files(connection) if settings.get("archive_mode") not in (None, "off") else None
     facts["pending_restart"] = fetch_one(connection, PENDING_RESTART_QUERY)["names"]
     facts["standby_signal"] = standby_signal(facts["data_dir"])
@@ -365,6 +385,7 @@ def stopped_facts(module, data_dir: str) -> dict:
         settings={},
         pending_restart=[],
         conf_load_time=None,
+        databases_size_bytes=None,
         standby_signal=standby_signal(data_dir),
         controldata=controldata,
     )

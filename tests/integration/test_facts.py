@@ -2,6 +2,9 @@ import os
 
 from pglab import BIN_DIR
 
+MiB = 1024 * 1024
+DATABASES_SIZE = "SELECT sum(pg_database_size(oid))::bigint FROM pg_database"
+
 
 def facts_of(modules, instance, **extra):
     args = instance.login(bin_dir=BIN_DIR)
@@ -34,6 +37,10 @@ def test_primary_and_standby_facts_match_the_database(lab, modules):
     assert settings["wal_level"] == "replica" and settings["max_wal_senders"] == 10 and settings["hot_standby"] is True
     assert settings["data_checksums"] is True and settings["wal_log_hints"] is False and settings["full_page_writes"] is True
     assert facts["standby_signal"] is False and facts["data_dir"] == primary.data_dir
+    # Autovacuum may add a free space or visibility map page between the two readings, hence the tolerance.
+    assert isinstance(facts["databases_size_bytes"], int)
+    assert abs(facts["databases_size_bytes"] - primary.value(DATABASES_SIZE)) <= MiB
+    primary_size = facts["databases_size_bytes"]
 
     facts = facts_of(modules, standby, data_dir=standby.data_dir)
     assert facts["role"] == "standby" and facts["timeline"] == 1
@@ -44,6 +51,12 @@ def test_primary_and_standby_facts_match_the_database(lab, modules):
     assert facts["replay_lag_bytes"] >= 0 and facts["replay_paused"] is False
     assert facts["current_lsn"] is None and facts["standby_signal"] is True
     assert "passfile=" in facts["settings"]["primary_conninfo"]
+    assert abs(facts["databases_size_bytes"] - standby.value(DATABASES_SIZE)) <= MiB
+
+    # A new table of a few MiB shows up in the sum.
+    primary.query("CREATE TABLE grown AS SELECT generate_series(1, 100000) AS id")
+    grown = facts_of(modules, primary)["databases_size_bytes"]
+    assert grown - primary_size >= primary.value("SELECT pg_total_relation_size('grown')") - MiB
 
 
 def test_password_in_primary_conninfo_is_masked(lab, modules):
@@ -70,6 +83,7 @@ def test_stopped_server_reports_controldata(lab, modules):
     assert control["data_checksums"] is True
     assert facts["timeline"] == 1 and facts["standby_signal"] is False
     assert control["system_identifier"] == facts["system_identifier"] and control["checkpoint_lsn"].count("/") == 1
+    assert facts["databases_size_bytes"] is None
 
     primary.start()
     primary.kill()

@@ -84,6 +84,20 @@ CASES = [
     ("standby", dict(standby_clone_max_rate="fast"), r"standby_clone_max_rate must be empty or a rate from 32k to 1024M.*got\s+'fast'"),
     ("standby", dict(standby_clone_max_rate="10"), r"standby_clone_max_rate must be empty or a rate.*got\s+'10'"),
     ("standby", dict(standby_clone_max_rate="2048M"), r"standby_clone_max_rate must be empty or a rate.*got\s+'2048M'"),
+    ("standby", dict(standby_clone_timeout=0), r"standby_clone_timeout must be a positive number of seconds \(got 0\)"),
+    ("standby", dict(standby_clone_timeout=-60), r"standby_clone_timeout must be a positive number of seconds \(got -60\)"),
+    ("standby", dict(standby_clone_timeout="a day"), r"standby_clone_timeout.*int"),
+    (
+        "standby",
+        dict(standby_clone_progress_interval=0),
+        r"standby_clone_progress_interval must be a positive number of seconds \(got 0\)",
+    ),
+    (
+        "standby",
+        dict(standby_clone_progress_interval=-10),
+        r"standby_clone_progress_interval must be a positive number of seconds \(got -10\)",
+    ),
+    ("standby", dict(standby_clone_progress_interval="often"), r"standby_clone_progress_interval.*int"),
     ("standby", dict(postgresql_replication_password=None), r"missing required arguments: postgresql_replication_password"),
     (
         "standby",

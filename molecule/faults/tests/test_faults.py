@@ -4,8 +4,8 @@
    the primary is unreachable on purpose, it waits for the isolation fence, then promotes. A checker polls every
    member (inside the containers) the whole time: never two members accept writes. The old primary returns fenced
    and rejoins.
-2. pg_basebackup is killed (-9) in the middle of a clone that replaces a data directory: the old directory is intact,
-   and re-running site.yml completes the standby.
+2. pg_basebackup is killed (-9) in the middle of a clone that replaces a data directory, after site.yml has printed
+   the clone's progress twice: the old directory is intact, and re-running site.yml completes the standby.
 3. A standby stays down while the primary writes more WAL than max_slot_wal_keep_size: the primary's pg_wal stays
    bounded, status.yml reports the slot, and rejoin.yml repairs the standby.
 """
@@ -17,7 +17,7 @@ import subprocess
 import threading
 import time
 
-from ops import MEMBERS, playbook, primaries, psql, record, unreachable, wait_streaming_from, writer
+from ops import MEMBERS, playbook, playbook_command, primaries, psql, record, unreachable, wait_streaming_from, writer
 from watch import WritableWatch
 
 NETWORK = "pgops-molecule-faults"
@@ -25,6 +25,8 @@ ADDRESSES = {"node1": "172.30.5.11", "node2": "172.30.5.12", "node3": "172.30.5.
 DATA_DIR = "/var/lib/postgresql/15/main"
 SERVICE = "postgresql@15-main"
 MiB = 1024 * 1024
+# What the standby role prints while a clone runs, for example "clone from node1: 42% (120 MiB of about 285 MiB) at 18.3 MiB/s".
+PROGRESS = re.compile(r"clone from (\S+): (\d+)% \((\d+) MiB of about (\d+) MiB\)")
 
 
 def docker(*arguments, check=True):
@@ -88,8 +90,13 @@ def test_failover_with_the_old_primary_cut_off():
     assert fenced_at is not None and promoted_at is not None and fenced_at < promoted_at
     address = load.conninfo["host"].split(",")[MEMBERS.index(new_primary)]
     missing = load.missing_on(address)
-    after_promotion = [write_id for write_id, at, _took in load.acknowledged if at > promoted_at]
-    assert after_promotion and not set(missing) & set(after_promotion)
+    # A write sent just before the cut can be committed by the old primary alone (asynchronous replication) while its
+    # acknowledgement is stuck in the cut: TCP delivers it once the network is back, after the promotion. That write
+    # was lost before the cut, whenever the client heard of it; every write sent after the cut must be on the new primary.
+    after_promotion = [write_id for write_id, at, took in load.acknowledged if at > promoted_at and at - took > cut_at]
+    # For each write: seconds from the cut to its sending, and from the promotion to its acknowledgement.
+    timing = {write_id: (round(at - took - cut_at, 3), round(at - promoted_at, 3)) for write_id, at, took in load.acknowledged}
+    assert after_promotion and not set(missing) & set(after_promotion), [(write_id, timing[write_id]) for write_id in missing]
     result = dict(
         checker_samples=len(watch.samples),
         most_writable_at_once=watch.most_writable_at_once(),
@@ -119,23 +126,50 @@ def test_clone_killed_midway_keeps_the_old_directory_and_site_completes_it():
     staging = "%s/.main.pgops-clone" % DATA_DIR.rsplit("/", 1)[0]
 
     killed = []
+    progress = []  # (when, match) for each progress line site.yml printed
+    finished = threading.Event()
 
     def kill_when_copying():
         deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not finished.is_set():
             size = in_container(target, "du -sm %s 2>/dev/null | cut -f1" % staging, check=False)
-            if size.isdigit() and int(size) >= 60:
+            # Two progress lines first: then they are known to come while the copy runs, not only once it ended.
+            if size.isdigit() and int(size) >= 60 and len(progress) >= 2:
                 in_container(target, "pkill -9 -x pg_basebackup")
-                killed.append(int(size))
+                killed.append((int(size), time.monotonic()))
                 return
             time.sleep(0.3)
 
     killer = threading.Thread(target=kill_when_copying)
     killer.start()
-    status, output = playbook("site", "standby_rebuild=true", "standby_clone_max_rate=20M")
-    killer.join()
-    assert killed, "the clone finished before it could be killed"
+    command, environment = playbook_command(
+        "site", "standby_rebuild=true", "standby_clone_max_rate=20M", "standby_clone_progress_interval=2"
+    )
+    # ansible-playbook does not flush its output: into a pipe, the lines would come in blocks of several rounds.
+    environment["PYTHONUNBUFFERED"] = "1"
+    lines = []
+    try:
+        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=environment) as process:
+            for line in process.stdout:
+                lines.append(line)
+                match = PROGRESS.search(line)
+                if match:
+                    progress.append((time.monotonic(), match))
+    finally:
+        finished.set()
+        killer.join()
+    status, output = process.returncode, "".join(lines)
+    assert killed, "the clone finished before it could be killed: %r" % [match.group(0) for _at, match in progress]
     assert status != 0, output[-3000:]
+    killed_at = killed[0][1]
+    before_kill = [match for at, match in progress if at < killed_at]
+    assert len(before_kill) >= 2, output[-5000:]
+    assert {match.group(1) for match in before_kill} == {primary}
+    written = [int(match.group(3)) for match in before_kill]
+    assert written == sorted(written) and written[-1] > written[0], written
+    # The filler table alone is about 280 MiB: the total comes from the primary's databases, not from the copy so far.
+    assert all(int(match.group(4)) >= 250 and 0 <= int(match.group(2)) <= 99 for match in before_kill), before_kill
+    assert "The clone of %s from %s failed: pg_basebackup failed" % (target, primary) in output, output[-3000:]
     assert system_identifier(target, DATA_DIR) == foreign
     assert in_container(target, "test -e %s/marker && echo kept" % DATA_DIR) == "kept"
 
@@ -149,7 +183,15 @@ def test_clone_killed_midway_keeps_the_old_directory_and_site_completes_it():
     assert in_container(target, "test -e %s/marker && echo kept" % kept) == "kept"
     in_container(target, "rm -rf %s %s.replaced-by-test" % (kept, DATA_DIR))
     psql(primary, "DROP TABLE filler")
-    record("clone_killed", dict(killed_after_mib=killed[0], old_directory_intact=True, completed_by_rerun=True))
+    record(
+        "clone_killed",
+        dict(
+            killed_after_mib=killed[0][0],
+            progress_lines_before_the_kill=len(before_kill),
+            old_directory_intact=True,
+            completed_by_rerun=True,
+        ),
+    )
 
 
 def test_slot_limit_protects_the_primary_and_rejoin_repairs_the_standby():
