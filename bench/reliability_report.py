@@ -59,9 +59,10 @@ def isolation(result: dict | None) -> list:
         " The old primary fenced itself %(seconds_from_cut_to_fence).1f s after the cut;"
         " the new primary took writes %(seconds_from_fence_to_promotion).1f s after that."
         " Back on the network for %(seconds_returned_before_rejoin).1f s before and during its rejoin (by %(rejoined_by)s),"
-        " it never accepted a write. Writes acknowledged after the promotion: %(acknowledged_after_promotion)d,"
-        " lost: %(lost_after_promotion)d; acknowledged by the old primary before the cut and lost (asynchronous):"
-        " %(lost_before_the_cut_async)d."
+        " it never accepted a write. Writes acknowledged after the cut: %(acknowledged_after_the_cut)d,"
+        " lost: %(lost_after_the_cut)d; acknowledged by the old primary before the cut and lost (asynchronous):"
+        " %(lost_before_the_cut_async)d. The writer gives up a connection whose answer is stuck for 5 s"
+        " (tcp_user_timeout), as applications should."
     )
     return [text % dict({"rejoined_by": "pg_rewind"}, **result)]
 

@@ -38,6 +38,13 @@ class Writer:
             dbname=dbname,
             target_session_attrs="read-write",
             connect_timeout=2,
+            # A write in flight when its server vanished waits for an answer that may never come: TCP retransmits
+            # for minutes, and keepalives do not act while data is unacknowledged. Like an application should, the
+            # writer gives such a connection up after 5 s; the write's outcome is then unknown and not counted.
+            tcp_user_timeout=5000,
+            keepalives_idle=5,
+            keepalives_interval=2,
+            keepalives_count=2,
             application_name="pgops-writer",
         )
         self.interval = interval

@@ -90,13 +90,14 @@ def test_failover_with_the_old_primary_cut_off():
     assert fenced_at is not None and promoted_at is not None and fenced_at < promoted_at
     address = load.conninfo["host"].split(",")[MEMBERS.index(new_primary)]
     missing = load.missing_on(address)
-    # A write sent just before the cut can be committed by the old primary alone (asynchronous replication) while its
-    # acknowledgement is stuck in the cut: TCP delivers it once the network is back, after the promotion. That write
-    # was lost before the cut, whenever the client heard of it; every write sent after the cut must be on the new primary.
-    after_promotion = [write_id for write_id, at, took in load.acknowledged if at > promoted_at and at - took > cut_at]
+    # With asynchronous replication, a write the old primary acknowledged just before the cut may not have reached
+    # the standbys: that window is recorded, not asserted. A write whose answer was stuck in the cut is given up by
+    # the writer (tcp_user_timeout) and is not counted as acknowledged. Every write acknowledged after the cut must be
+    # on the new primary, and there must be such writes.
+    after_cut = [write_id for write_id, at, _took in load.acknowledged if at > cut_at]
     # For each write: seconds from the cut to its sending, and from the promotion to its acknowledgement.
     timing = {write_id: (round(at - took - cut_at, 3), round(at - promoted_at, 3)) for write_id, at, took in load.acknowledged}
-    assert after_promotion and not set(missing) & set(after_promotion), [(write_id, timing[write_id]) for write_id in missing]
+    assert after_cut and not set(missing) & set(after_cut), [(write_id, timing[write_id]) for write_id in missing]
     result = dict(
         checker_samples=len(watch.samples),
         most_writable_at_once=watch.most_writable_at_once(),
@@ -104,8 +105,8 @@ def test_failover_with_the_old_primary_cut_off():
         seconds_from_fence_to_promotion=round(promoted_at - fenced_at, 1),
         seconds_returned_before_rejoin=round(time.monotonic() - returned_at, 1),
         acknowledged=len(load.acknowledged),
-        acknowledged_after_promotion=len(after_promotion),
-        lost_after_promotion=len(set(missing) & set(after_promotion)),
+        acknowledged_after_the_cut=len(after_cut),
+        lost_after_the_cut=len(set(missing) & set(after_cut)),
         lost_before_the_cut_async=len(missing),
         rejoined_by=rejoined_by,
     )
