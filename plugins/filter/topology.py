@@ -130,6 +130,23 @@ def _slot_checks(host: str, name: str, slots: dict, problems: list) -> None:
         )
 
 
+def _foreign_slot_checks(primary: dict, member_names: set, problems: list) -> None:
+    """Inactive slots on the primary that no member uses, such as a removed member's: they hold WAL until dropped.
+    An active one belongs to a client that streams from the primary (a backup tool, say) and is left alone."""
+    for slot in primary["facts"].get("slots") or []:
+        name = slot.get("slot_name")
+        if name in member_names or slot.get("active"):
+            continue
+        _problem(
+            problems,
+            primary["host"],
+            WARNING,
+            "slot",
+            "slot %s on the primary belongs to no member and is inactive; it holds WAL (%s) from %s. If no client uses it, "
+            "drop it: SELECT pg_drop_replication_slot('%s')" % (name, slot.get("wal_status"), slot.get("restart_lsn"), name),
+        )
+
+
 def cluster_status(hosts, hostvars, max_lag_bytes: int = 16 * 1024 * 1024, max_lag_seconds: int = 60) -> dict:
     """The cluster as its members report it: primary, table rows and lines, and problems by severity."""
     limits = dict(bytes=int(max_lag_bytes), seconds=int(max_lag_seconds))
@@ -164,7 +181,8 @@ def cluster_status(hosts, hostvars, max_lag_bytes: int = 16 * 1024 * 1024, max_l
             role=facts.get("role"),
             timeline=facts.get("timeline"),
             lsn=_lsn_of(facts),
-            lag_seconds=facts.get("replay_lag_seconds"),
+            # Replay lag is measured against what the standby received: without a stream it would read 0 however far behind.
+            lag_seconds=facts.get("replay_lag_seconds") if receiver.get("status") == "streaming" else None,
             upstream="%s:%s (%s)" % (receiver.get("sender_host"), receiver.get("sender_port"), receiver.get("status"))
             if receiver
             else None,
@@ -177,6 +195,8 @@ def cluster_status(hosts, hostvars, max_lag_bytes: int = 16 * 1024 * 1024, max_l
                 # A stopped standby's slot keeps WAL on the primary: say how long it can stay down.
                 _slot_checks(host, member["name"], slots, problems)
                 row.update(slot=_slot_shown(slots.get(member["name"])))
+    if primary is not None:
+        _foreign_slot_checks(primary, {member["name"] for member in members}, problems)
     lines = [TABLE_FORMAT % ("host", "role", "tli", "lsn", "lag bytes", "lag s", "sync", "slot", "upstream")]
     for row in rows:
         lines.append(

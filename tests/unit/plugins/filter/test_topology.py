@@ -216,3 +216,21 @@ def test_failover_refuses_two_running_primaries_even_with_a_forced_standby():
     ):
         assert choice["problems"] and "split brain: node1 and node2 both run as primary" in choice["problems"][0]
         assert "RUNBOOK" in choice["problems"][0]
+
+
+def test_an_inactive_slot_of_no_member_is_reported_on_the_primary_and_an_active_one_is_not():
+    facts = primary(slots=("node2", "node3", "node4", "barman"), senders={"node2": 0, "node3": 0, "barman": 0})
+    facts["slots"][2].update(wal_status="extended", safe_wal_size=None, restart_lsn="0/1000000")
+    status = cluster_status(["node1", "node2", "node3"], hostvars(node1=facts, node2=standby(), node3=standby()))
+    assert checks(status) == [("node1", "warning", "slot")]
+    (message,) = status["warnings"]
+    assert "node4" in message and "no member" in message and "pg_drop_replication_slot('node4')" in message
+    assert "barman" not in message
+
+
+@pytest.mark.parametrize("receiver_status", [None, "waiting", "stopping"])
+def test_a_standby_that_does_not_stream_shows_no_replay_lag_rather_than_zero(receiver_status):
+    variables = hostvars(node1=primary(), node2=standby(status=receiver_status), node3=standby())
+    status = cluster_status(["node1", "node2", "node3"], variables)
+    assert status["rows"][1]["lag_seconds"] is None and status["rows"][2]["lag_seconds"] == 0.0
+    assert status["lines"][2].split()[5] == "-" and status["lines"][3].split()[5] == "0.000"
