@@ -68,11 +68,13 @@ def playbook_reacting(name, trigger, action, *extra):
 
 
 def unreachable(*names):
-    """An extra inventory source that makes the named members unreachable for Ansible, as a host cut off from the
-    network is for SSH (the lab reaches containers with docker exec, which no network cut stops). Pass it to playbook()."""
+    """An extra inventory source that makes the named members unreachable for Ansible exactly as a host cut off from
+    the network is: over SSH, whose connection is refused (port 1 on loopback). The lab otherwise reaches containers
+    with docker exec, which no network cut stops. Pass it to playbook()."""
     path = os.path.join(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/tmp"), "unreachable-%s.yml" % "-".join(names))
+    cut_off = dict(ansible_connection="ssh", ansible_host="127.0.0.1", ansible_port=1)
     with open(path, "w") as inventory:
-        json.dump({"all": {"hosts": {name: {"ansible_host": "pgops-unreachable-" + name} for name in names}}}, inventory)
+        json.dump({"all": {"hosts": {name: cut_off for name in names}}}, inventory)
     return "--inventory=" + path
 
 

@@ -54,6 +54,16 @@ CASES = [
     ),
     ("rejoin", dict(rejoin_host="node_a", rejoin_remove_old="2"), r"rejoin_remove_old must be true or false \(got 'False' and '2'\)"),
     (
+        "rejoin",
+        dict(rejoin_host="node_a", standby_clone_timeout="0"),
+        r"standby_clone_timeout and\s+standby_clone_progress_interval must be whole numbers of seconds, 1 or more \(got '0'",
+    ),
+    (
+        "rejoin",
+        dict(rejoin_host="node_a", standby_clone_progress_interval="often"),
+        r"standby_clone_progress_interval must be whole numbers of seconds, 1 or more \(got '86400'\s+and 'often'\)",
+    ),
+    (
         "status",
         dict(status_max_lag_bytes="-1"),
         r"status_max_lag_bytes and status_max_lag_seconds must be whole numbers, 0 or more \(got '-1'",

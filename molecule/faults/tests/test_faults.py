@@ -223,6 +223,9 @@ def test_slot_limit_protects_the_primary_and_rejoin_repairs_the_standby():
     in_container(target, "systemctl start %s" % SERVICE)
     status, output = playbook("rejoin", "rejoin_host=" + target)
     assert status == 0, output[-4000:]
+    # The lost slot forces a re-clone, which runs in the background and reports how it ends, as site.yml's clones do.
+    finished = re.search(r"clone from %s: done, \d+ MiB in [0-9.]+ s" % primary, output)
+    assert "re-clone from %s" % primary in output and finished, output[-4000:]
     wait_streaming_from(primary, [name for name in MEMBERS if name != primary])
     psql(primary, "INSERT INTO wal_filler VALUES ('after the rejoin')")
     wait_for(
