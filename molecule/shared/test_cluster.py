@@ -144,24 +144,46 @@ def test_replication_user_cannot_log_in_to_a_database(name):
         assert result.rc != 0 and "no pg_hba.conf entry" in result.stderr, (database, result.stderr)
 
 
-def test_verbose_rerun_is_idempotent_and_never_shows_the_password():
+def run_site(*options):
+    """site.yml on the scenario's cluster, as a user runs it; returns the exit status and everything it printed."""
     environment = dict(
         os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_PIPELINING="True", ANSIBLE_COLLECTIONS_PATH=os.path.join(CHECKOUT, ".venv", "collections")
     )
-    completed = subprocess.run(
-        [
-            os.path.join(CHECKOUT, ".venv", "bin", "ansible-playbook"),
-            "-vvv",
-            "-i",
-            INVENTORY,
-            os.path.join(CHECKOUT, "playbooks", "site.yml"),
-        ],
-        capture_output=True,
-        text=True,
-        env=environment,
-        check=False,
-    )
-    output = completed.stdout + completed.stderr
-    assert completed.returncode == 0, output[-3000:]
+    command = [
+        os.path.join(CHECKOUT, ".venv", "bin", "ansible-playbook"),
+        *options,
+        "-i",
+        INVENTORY,
+        os.path.join(CHECKOUT, "playbooks", "site.yml"),
+    ]
+    completed = subprocess.run(command, capture_output=True, text=True, env=environment, check=False)
+    return completed.returncode, completed.stdout + completed.stderr
+
+
+def test_check_diff_shows_a_drifted_setting_and_changes_nothing():
+    """The dry run MIGRATING.md starts with: --check --diff names what the real run would undo, and touches nothing."""
+    target = host_of(STANDBYS[0])
+    settings = "/etc/postgresql/%s/main/conf.d/pgops.conf" % service_name(target).split("@")[1].split("-")[0]
+    original = target.file(settings).content_string
+    drift = "work_mem = '7MB'  # set by hand"
+    target.run("printf '%%s\\n' %s >> %s", drift, settings)
+    before = {name: sql(name, "SELECT pg_postmaster_start_time(), pg_conf_load_time()").stdout for name in HOSTS}
+    drifted = target.file(settings).content_string
+    try:
+        returncode, output = run_site("--check", "--diff")
+        assert returncode == 0, output[-3000:]
+        assert "-" + drift in output.splitlines(), output[-3000:]
+        assert re.search(r"^%s\s+: ok=\d+\s+changed=[1-9]" % re.escape(STANDBYS[0]), output, re.MULTILINE), output[-2000:]
+        assert target.file(settings).content_string == drifted
+        assert {name: sql(name, "SELECT pg_postmaster_start_time(), pg_conf_load_time()").stdout for name in HOSTS} == before
+        assert sql(STANDBYS[0], "SHOW work_mem").stdout.strip() != "7MB"
+    finally:
+        target.run("printf '%%s' %s > %s", original, settings)
+    assert target.file(settings).content_string == original
+
+
+def test_verbose_rerun_is_idempotent_and_never_shows_the_password():
+    returncode, output = run_site("-vvv")
+    assert returncode == 0, output[-3000:]
     assert not [secret for secret in SECRETS if secret in output]
     assert re.findall(r"changed=(\d+)", output) and set(re.findall(r"changed=(\d+)", output)) == {"0"}
