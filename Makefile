@@ -55,7 +55,8 @@ unit: venv
 integration: venv
 	$(VENV)/bin/pytest -q tests/integration
 
-# Scenarios one after the other: they share container names and the lab network.
+# Scenarios one after the other: they share container names and the lab network. What they share is in
+# .config/molecule/config.yml, which Molecule merges under each molecule/<scenario>/molecule.yml.
 MOLECULE_SCENARIOS := default pg17 tls failover switchover_abort sync faults switchover
 molecule: venv images
 	for scenario in $(MOLECULE_SCENARIOS); do PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/molecule test -s $$scenario || exit 1; done
@@ -69,7 +70,8 @@ test: lint compat unit integration galaxy molecule
 clean:
 	rm -rf $(VENV) tests/output
 
-# Local lab images pgops-lab:debian12/debian13 (debootstrap + docker import; cached by content hash).
+# Local lab images pgops-lab:debian12/debian13 (debootstrap + docker import; cached by content hash), and their
+# -cached variants with PostgreSQL's .debs in apt's cache (the Molecule scenarios other than `default`).
 images: venv
 	lab/build-images
 

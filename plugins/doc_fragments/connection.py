@@ -13,10 +13,12 @@ options:
       - When neither O(login_host) nor O(login_unix_socket) is set, libpq's default Unix socket is used.
       - Mutually exclusive with O(login_unix_socket).
     type: str
+    aliases: [host]
   login_port:
     description: TCP port, also the suffix of the Unix socket file.
     type: int
     default: 5432
+    aliases: [port]
   login_user:
     description: Role to log in as.
     type: str
@@ -29,6 +31,7 @@ options:
     description: Database to connect to.
     type: str
     default: postgres
+    aliases: [db]
   login_unix_socket:
     description: Directory holding the server's Unix socket.
     type: path
@@ -39,10 +42,17 @@ options:
   ssl_rootcert:
     description: CA certificate file used to verify the server with O(ssl_mode=verify-ca) or O(ssl_mode=verify-full).
     type: path
+    aliases: [ca_cert]
   connect_timeout:
     description: Seconds to wait for the connection before failing.
     type: int
     default: 10
+notes:
+  - The aliases are the names other PostgreSQL modules use for these options. When both an option and its alias
+    reach a module, Ansible takes the alias's value.
+  - To set these options once for many tasks, use C(module_defaults) with C(group/pgops.replication.login), the
+    modules that take them (C(group/pgops.replication.all) also holds modules that take none of them). Give the
+    defaults their C(login_*) and C(ssl_rootcert) names, so that a task's own option under the same name overrides them.
 requirements:
   - psycopg 3.1 or newer on the managed host (Debian package C(python3-psycopg))
 """

@@ -1,368 +1,37 @@
 # Copyright: (c) 2026, pgops.replication contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What the playbooks decide from every member's pg_replication facts: the status report and the choice of a new primary."""
+"""Filters over the judgements and plans of plugin_utils: what the playbooks decide from every member's facts."""
 
 from __future__ import annotations
 
-import re
+import functools
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.pgops.replication.plugins.module_utils.lsn import InvalidLsn, parse_lsn
-
-CRITICAL = "critical"
-WARNING = "warning"
-TABLE_FORMAT = "%-14s %-8s %-4s %-12s %-10s %-9s %-7s %-9s %s"
+from ansible_collections.pgops.replication.plugins.plugin_utils import cluster, plans
 
 
-def _member_name(host: str, variables) -> str:
-    """The name a member streams under: its postgresql_member_name, else the postgresql role's default."""
-    name = variables.get("postgresql_member_name")
-    return str(name) if name else re.sub(r"[^a-z0-9_]", "_", host.lower())
+def _filter(function):
+    """The function as a filter: a mistake in its input fails the task with the function's own message."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except cluster.PlanError as error:
+            raise AnsibleFilterError(str(error)) from error
+
+    return wrapper
 
 
-def describe_members(hosts, hostvars) -> list:
-    """One plain dict per inventory host: its identity and its pg_replication facts (None when unknown)."""
-    if isinstance(hosts, str) or not hasattr(hosts, "__iter__"):
-        raise AnsibleFilterError("the members must be a list of inventory host names, got %r" % (hosts,))
-    members = []
-    for host in hosts:
-        if host not in hostvars:
-            raise AnsibleFilterError("%s is not an inventory host" % host)
-        variables = hostvars[host]
-        facts = (variables.get("ansible_facts") or {}).get("pg_replication")
-        members.append(
-            dict(
-                host=host,
-                name=_member_name(host, variables),
-                connect_host=str(variables.get("postgresql_connect_host") or host),
-                port=int(variables.get("postgresql_port") or 5432),
-                priority=int(variables.get("postgresql_failover_priority") or 0),
-                facts=dict(facts) if facts else None,
-            )
-        )
-    return members
-
-
-def _lsn_of(facts: dict) -> str | None:
-    if facts.get("current_lsn"):
-        return facts["current_lsn"]
-    if facts.get("received_lsn") or facts.get("replayed_lsn"):
-        return _later(facts.get("received_lsn"), facts.get("replayed_lsn"))
-    return (facts.get("controldata") or {}).get("checkpoint_lsn")
-
-
-def _later(first: str | None, second: str | None) -> str | None:
-    if not first or not second:
-        return first or second
-    return first if parse_lsn(first) >= parse_lsn(second) else second
-
-
-def _problem(problems: list, host: str, severity: str, check: str, message: str) -> None:
-    problems.append(dict(host=host, severity=severity, check=check, message="%s: %s" % (host, message)))
-
-
-def _standby_checks(member: dict, primary: dict | None, senders: dict, slots: dict, limits: dict, problems: list) -> dict:
-    """Check one standby against the primary; returns the row fields only the primary knows."""
-    facts, host, name = member["facts"], member["host"], member["name"]
-    receiver = facts.get("wal_receiver") or {}
-    sender = senders.get(name)
-    slot = slots.get(name)
-    if primary is not None and facts.get("system_identifier") != primary["facts"].get("system_identifier"):
-        _problem(
-            problems,
-            host,
-            CRITICAL,
-            "cluster",
-            "belongs to cluster %s, not the primary's %s: rebuild it"
-            % (facts.get("system_identifier"), primary["facts"].get("system_identifier")),
-        )
-    if receiver.get("status") != "streaming":
-        _problem(
-            problems, host, CRITICAL, "streaming", "standby is not streaming (WAL receiver: %s)" % (receiver.get("status") or "not running")
-        )
-    elif primary is not None and (receiver.get("sender_host"), receiver.get("sender_port")) != (primary["connect_host"], primary["port"]):
-        _problem(
-            problems,
-            host,
-            CRITICAL,
-            "upstream",
-            "follows %s:%s, not the primary %s (%s:%d)"
-            % (receiver.get("sender_host"), receiver.get("sender_port"), primary["host"], primary["connect_host"], primary["port"]),
-        )
-    if facts.get("replay_paused"):
-        _problem(problems, host, WARNING, "replay", "WAL replay is paused (pg_wal_replay_resume() resumes it)")
-    lag_bytes = sender.get("replay_lag_bytes") if sender else None
-    if lag_bytes is not None and lag_bytes > limits["bytes"]:
-        _problem(problems, host, WARNING, "lag", "replay lags the primary by %d bytes (limit %d)" % (lag_bytes, limits["bytes"]))
-    lag_seconds = facts.get("replay_lag_seconds")
-    if lag_seconds is not None and lag_seconds > limits["seconds"]:
-        _problem(problems, host, WARNING, "lag", "replay lags by %.1f seconds (limit %d)" % (lag_seconds, limits["seconds"]))
-    if primary is not None:
-        _slot_checks(host, name, slots, problems)
-    return dict(
-        lag_bytes=lag_bytes,
-        sync=sender.get("sync_state") if sender else None,
-        slot=_slot_shown(slot),
-    )
-
-
-def _slot_shown(slot: dict | None) -> str | None:
-    return None if slot is None else "active" if slot.get("active") else (slot.get("wal_status") or "inactive")
-
-
-def _slot_checks(host: str, name: str, slots: dict, problems: list) -> None:
-    """The member's slot on the primary: missing, lost, or inactive and holding WAL (how much more before it is lost)."""
-    slot = slots.get(name)
-    if slot is None:
-        _problem(problems, host, WARNING, "slot", "the primary has no slot %s for it: WAL it needs may be removed" % name)
-    elif slot.get("wal_status") == "lost":
-        _problem(problems, host, CRITICAL, "slot", "slot %s on the primary has lost WAL this standby needs: rejoin it" % name)
-    elif not slot.get("active"):
-        left = slot.get("safe_wal_size")
-        limit = "" if left is None else "; it is lost after %d MiB more WAL (max_slot_wal_keep_size)" % (max(left, 0) >> 20)
-        _problem(
-            problems,
-            host,
-            WARNING,
-            "slot",
-            "slot %s on the primary is inactive and holds WAL (%s)%s" % (name, slot.get("wal_status"), limit),
-        )
-
-
-def _foreign_slot_checks(primary: dict, member_names: set, problems: list) -> None:
-    """Inactive slots on the primary that no member uses, such as a removed member's: they hold WAL until dropped.
-    An active one belongs to a client that streams from the primary (a backup tool, say) and is left alone."""
-    for slot in primary["facts"].get("slots") or []:
-        name = slot.get("slot_name")
-        if name in member_names or slot.get("active"):
-            continue
-        _problem(
-            problems,
-            primary["host"],
-            WARNING,
-            "slot",
-            "slot %s on the primary belongs to no member and is inactive; it holds WAL (%s) from %s. If no client uses it, "
-            "drop it: SELECT pg_drop_replication_slot('%s')" % (name, slot.get("wal_status"), slot.get("restart_lsn"), name),
-        )
-
-
-def cluster_status(hosts, hostvars, max_lag_bytes: int = 16 * 1024 * 1024, max_lag_seconds: int = 60) -> dict:
-    """The cluster as its members report it: primary, table rows and lines, and problems by severity."""
-    limits = dict(bytes=int(max_lag_bytes), seconds=int(max_lag_seconds))
-    members = describe_members(hosts, hostvars)
-    problems: list = []
-    primaries = [member for member in members if member["facts"] and member["facts"].get("role") == "primary"]
-    primary = primaries[0] if len(primaries) == 1 else None
-    if len(primaries) > 1:
-        _problem(
-            problems,
-            " and ".join(member["host"] for member in primaries),
-            CRITICAL,
-            "split-brain",
-            "%d members run as primary: decide which holds the data to keep and rejoin the others" % len(primaries),
-        )
-    elif not primaries:
-        _problem(problems, "cluster", CRITICAL, "primary", "no member runs as primary")
-    senders = {row.get("application_name"): row for row in (primary["facts"].get("replication") or [])} if primary else {}
-    slots = {slot.get("slot_name"): slot for slot in (primary["facts"].get("slots") or [])} if primary else {}
-    rows = []
-    for member in members:
-        facts, host = member["facts"], member["host"]
-        row = dict(
-            host=host, role="unknown", timeline=None, lsn=None, lag_bytes=None, lag_seconds=None, sync=None, slot=None, upstream=None
-        )
-        rows.append(row)
-        if facts is None:
-            _problem(problems, host, CRITICAL, "reachable", "no facts: the host is unreachable or pg_replication_facts failed on it")
-            continue
-        receiver = facts.get("wal_receiver") or {}
-        row.update(
-            role=facts.get("role"),
-            timeline=facts.get("timeline"),
-            lsn=_lsn_of(facts),
-            # Replay lag is measured against what the standby received: without a stream it would read 0 however far behind.
-            lag_seconds=facts.get("replay_lag_seconds") if receiver.get("status") == "streaming" else None,
-            upstream="%s:%s (%s)" % (receiver.get("sender_host"), receiver.get("sender_port"), receiver.get("status"))
-            if receiver
-            else None,
-        )
-        if facts.get("role") == "standby":
-            row.update(_standby_checks(member, primary, senders, slots, limits, problems))
-        elif facts.get("role") in ("stopped", "absent"):
-            _problem(problems, host, CRITICAL, "running", "no server runs (%s)" % facts.get("role"))
-            if primary is not None and facts.get("role") == "stopped":
-                # A stopped standby's slot keeps WAL on the primary: say how long it can stay down.
-                _slot_checks(host, member["name"], slots, problems)
-                row.update(slot=_slot_shown(slots.get(member["name"])))
-    if primary is not None:
-        _foreign_slot_checks(primary, {member["name"] for member in members}, problems)
-    lines = [TABLE_FORMAT % ("host", "role", "tli", "lsn", "lag bytes", "lag s", "sync", "slot", "upstream")]
-    for row in rows:
-        lines.append(
-            TABLE_FORMAT
-            % (
-                row["host"],
-                row["role"],
-                "-" if row["timeline"] is None else row["timeline"],
-                row["lsn"] or "-",
-                "-" if row["lag_bytes"] is None else row["lag_bytes"],
-                "-" if row["lag_seconds"] is None else "%.3f" % row["lag_seconds"],
-                row["sync"] or "-",
-                row["slot"] or "-",
-                row["upstream"] or "-",
-            )
-        )
-    for problem in problems:
-        lines.append("%s %s" % (problem["severity"].upper(), problem["message"]))
-    return dict(
-        primary=primary["host"] if primary else None,
-        primaries=[member["host"] for member in primaries],
-        rows=rows,
-        lines=lines,
-        problems=problems,
-        critical=[problem["message"] for problem in problems if problem["severity"] == CRITICAL],
-        warnings=[problem["message"] for problem in problems if problem["severity"] == WARNING],
-    )
-
-
-def _received_position(facts: dict) -> tuple:
-    """(timeline, position) a member can offer as a new primary: what it received, or for a stopped one its checkpoint."""
-    position = _lsn_of(facts)
-    try:
-        return int(facts.get("timeline") or 0), parse_lsn(position) if position else 0
-    except InvalidLsn:
-        return 0, 0
-
-
-def failover_choice(hosts, hostvars, new_primary: str | None = None, max_lag_bytes: int = 0, force: bool = False) -> dict:
-    """The standby to promote when the primary is gone: the one given, or the most advanced running standby.
-
-    Most advanced means the latest timeline, then the highest received LSN, then the highest
-    postgresql_failover_priority, then inventory order. `lag_bytes` is how far the choice is behind the best position any
-    member reports; a choice further behind than `max_lag_bytes` (0: no limit) is refused unless `force`.
-    """
-    members = describe_members(hosts, hostvars)
-    standbys = [member for member in members if member["facts"] and member["facts"].get("role") == "standby"]
-    known = [member for member in members if member["facts"] and member["facts"].get("role") in ("standby", "primary", "stopped")]
-    if not standbys:
-        return dict(candidate=None, problems=["no running standby to promote"], lag_bytes=None, best_host=None, best_lsn=None)
-    order = {member["host"]: index for index, member in enumerate(members)}
-    ranked = sorted(
-        standbys, key=lambda member: (_received_position(member["facts"]), member["priority"], -order[member["host"]]), reverse=True
-    )
-    best = max(known, key=lambda member: _received_position(member["facts"]))
-    problems = []
-    if new_primary:
-        chosen = next((member for member in members if member["host"] == new_primary), None)
-        if chosen is None:
-            raise AnsibleFilterError("new_primary %s is not a member of the cluster" % new_primary)
-        if chosen not in standbys:
-            problems.append(
-                "new_primary %s is not a running standby (it is %s)" % (new_primary, (chosen["facts"] or {}).get("role", "unreachable"))
-            )
-    else:
-        chosen = ranked[0]
-    best_timeline, best_position = _received_position(best["facts"])
-    chosen_timeline, chosen_position = _received_position(chosen["facts"] or {})
-    lag = best_position - chosen_position if chosen_timeline == best_timeline else None
-    if chosen_timeline < best_timeline:
-        problems.append("%s is on timeline %d but %s reached timeline %d" % (chosen["host"], chosen_timeline, best["host"], best_timeline))
-    elif lag and max_lag_bytes and lag > int(max_lag_bytes) and not force:
-        problems.append(
-            "%s is %d bytes behind %s, more than failover_max_lag_bytes=%d: wait for it, choose another new_primary, or "
-            "set failover_force=true to accept losing those transactions" % (chosen["host"], lag, best["host"], int(max_lag_bytes))
-        )
-    primaries = [member["host"] for member in members if member["facts"] and member["facts"].get("role") == "primary"]
-    if len(primaries) > 1:
-        problems.insert(
-            0,
-            "split brain: %s both run as primary. A failover would fence them all and drop the writes each took alone: "
-            "choose the one to keep and rejoin the other (docs/RUNBOOK.md, split brain)" % " and ".join(primaries),
-        )
-    best_lsn = _lsn_of(best["facts"])
-    return dict(
-        candidate=chosen["host"],
-        ranking=[member["host"] for member in ranked],
-        problems=problems,
-        lag_bytes=max(lag, 0) if lag is not None else None,
-        best_host=best["host"],
-        best_lsn=best_lsn,
-    )
-
-
-def switchover_checks(hosts, hostvars, new_primary, max_lag_bytes: int = 16 * 1024 * 1024, max_archive_backlog: int = 16) -> dict:
-    """Everything that must hold before a switchover changes anything; `problems` names the host and the check.
-
-    `done` is true when `new_primary` already is the only primary and every other member streams from it.
-    """
-    if not new_primary:
-        raise AnsibleFilterError("new_primary is required: -e new_primary=HOST names the standby to promote")
-    members = {member["host"]: member for member in describe_members(hosts, hostvars)}
-    if new_primary not in members:
-        raise AnsibleFilterError("new_primary %s is not a member of the cluster (%s)" % (new_primary, ", ".join(members)))
-    status = cluster_status(hosts, hostvars, max_lag_bytes=max_lag_bytes)
-    problems = []
-    primary = status["primary"]
-    if primary == new_primary:
-        remaining = [problem["message"] for problem in status["problems"] if problem["severity"] == CRITICAL]
-        return dict(primary=primary, candidate=new_primary, done=not remaining, problems=remaining, status=status)
-    for problem in status["problems"]:
-        if problem["check"] in ("reachable", "split-brain", "primary") or (
-            problem["host"] == new_primary and problem["severity"] == CRITICAL
-        ):
-            problems.append("%s check: %s" % (problem["check"], problem["message"]))
-    candidate = members[new_primary]
-    facts = candidate["facts"] or {}
-    if primary is not None and facts.get("role") == "standby":
-        old = members[primary]["facts"]
-        sender = next((row for row in old.get("replication") or [] if row.get("application_name") == candidate["name"]), None)
-        lag = sender.get("replay_lag_bytes") if sender else None
-        if lag is None or lag > int(max_lag_bytes):
-            problems.append(
-                "lag check: %s: replay lags the primary by %s bytes, more than switchover_max_lag_bytes=%d"
-                % (new_primary, "an unknown number of" if lag is None else lag, int(max_lag_bytes))
-            )
-        if facts.get("replay_paused"):
-            problems.append("replay check: %s: WAL replay is paused; resume it (pg_wal_replay_resume()) first" % new_primary)
-        settings = facts.get("settings") or {}
-        needed = len(members) - 1
-        for setting in ("max_wal_senders", "max_replication_slots"):
-            if int(settings.get(setting) or 0) < needed:
-                problems.append(
-                    "capacity check: %s: %s is %s, and the new primary needs at least %d (one per other member)"
-                    % (new_primary, setting, settings.get(setting), needed)
-                )
-        old_settings = old.get("settings") or {}
-        if not (old_settings.get("wal_log_hints") or old_settings.get("data_checksums")):
-            problems.append(
-                "rewind check: %s: neither wal_log_hints nor data_checksums is on, so it could not be rewound to follow %s"
-                % (primary, new_primary)
-            )
-        backlog = old.get("archive_ready_files")
-        if backlog is not None and backlog > int(max_archive_backlog):
-            problems.append(
-                "archive check: %s: %d WAL files wait for archive_command (switchover_max_archive_backlog=%d): they would be "
-                "archived late or not at all" % (primary, backlog, int(max_archive_backlog))
-            )
-    elif primary is not None:
-        problems.append("candidate check: %s is not a running standby (it is %s)" % (new_primary, facts.get("role", "unreachable")))
-    return dict(primary=primary, candidate=new_primary, done=False, problems=problems, status=status)
-
-
-def needed_wal_gone(member, primary, hostvars) -> bool:
-    """Whether the primary no longer holds the WAL `member` needs to stream again: its slot there is lost, or the
-    member's position is older than the primary's oldest WAL segment. Then only a re-clone brings it back."""
-    described = {entry["host"]: entry for entry in describe_members([member, primary], hostvars)}
-    member_facts, primary_facts = described[member]["facts"] or {}, described[primary]["facts"] or {}
-    for slot in primary_facts.get("slots") or []:
-        if slot.get("slot_name") == described[member]["name"] and slot.get("wal_status") == "lost":
-            return True
-    oldest, position = primary_facts.get("oldest_wal_lsn"), _lsn_of(member_facts)
-    try:
-        return bool(oldest and position and parse_lsn(position) < parse_lsn(oldest))
-    except InvalidLsn as error:
-        raise AnsibleFilterError("needed_wal_gone: %s" % error) from error
+cluster_status = _filter(cluster.cluster_status)
+failover_choice = _filter(cluster.failover_choice)
+needed_wal_gone = _filter(cluster.needed_wal_gone)
+switchover_checks = _filter(cluster.switchover_checks)
+site_plan = _filter(plans.site_plan)
+switchover_plan = _filter(plans.switchover_plan)
+failover_plan = _filter(plans.failover_plan)
+rejoin_plan = _filter(plans.rejoin_plan)
 
 
 class FilterModule:
@@ -370,6 +39,10 @@ class FilterModule:
         return {
             "cluster_status": cluster_status,
             "failover_choice": failover_choice,
+            "failover_plan": failover_plan,
             "needed_wal_gone": needed_wal_gone,
+            "rejoin_plan": rejoin_plan,
+            "site_plan": site_plan,
             "switchover_checks": switchover_checks,
+            "switchover_plan": switchover_plan,
         }

@@ -29,16 +29,20 @@ SERVER_BINARY_ROOT = "/usr/lib/postgresql"
 
 
 def connection_argument_spec() -> dict:
-    """The login options shared by every module that connects (documented in the `connection` doc fragment)."""
+    """The login options shared by every module that connects (documented in the `connection` doc fragment).
+
+    The aliases are the names other PostgreSQL modules give these options, so tasks and module_defaults written for
+    them work here unchanged; Ansible maps an alias to its option before the module reads its parameters.
+    """
     return dict(
-        login_host=dict(type="str"),
-        login_port=dict(type="int", default=5432),
+        login_host=dict(type="str", aliases=["host"]),
+        login_port=dict(type="int", default=5432, aliases=["port"]),
         login_user=dict(type="str", default="postgres"),
         login_password=dict(type="str", no_log=True),
-        login_db=dict(type="str", default="postgres"),
+        login_db=dict(type="str", default="postgres", aliases=["db"]),
         login_unix_socket=dict(type="path"),
         ssl_mode=dict(type="str", choices=SSL_MODES),
-        ssl_rootcert=dict(type="path"),
+        ssl_rootcert=dict(type="path", aliases=["ca_cert"]),
         connect_timeout=dict(type="int", default=10),
     )
 

@@ -20,6 +20,7 @@ description:
     directory of O(data_dir).
 author: pgops.replication contributors (@pgops)
 extends_documentation_fragment:
+  - pgops.replication.basebackup
   - pgops.replication.upstream
   - pgops.replication.attributes
 attributes:
@@ -31,38 +32,19 @@ attributes:
   idempotent:
     support: full
 options:
-  data_dir:
-    description: Data directory of the standby. Its parent directory must exist.
-    type: path
-    required: true
-  force:
+  report_progress:
     description:
-      - Replace a data directory that belongs to another cluster or holds other files.
-      - The old directory is renamed to C(<data_dir>.pgops-old-<timestamp>) and never deleted by this module.
+      - Clone nothing and connect to nothing, only report in RV(written_bytes) how much a clone of O(data_dir) that runs
+        in the background has written so far. The other options are checked as for a clone.
+      - M(pgops.replication.pg_clone) uses this while it waits for the clone it started, so that only this module knows
+        where a clone writes.
     type: bool
     default: false
-  reclone:
-    description:
-      - Clone again even when O(data_dir) holds a copy of the primary's own cluster, for a member that diverged and
-        cannot be rewound. The old directory is kept aside as with O(force=true).
-      - Not idempotent by nature; playbooks set it only when M(pgops.replication.pg_rewind) reported that a rewind is impossible.
-    type: bool
-    default: false
-  create_slot:
-    description: Create O(slot_name) on the primary when it does not exist yet.
-    type: bool
-    default: true
-  max_rate:
-    description:
-      - Bandwidth limit for the copy, as C(pg_basebackup --max-rate) takes it, for example C(100M) or C(512k)
-        (between 32k and 1024M). Unlimited when unset.
-    type: str
-  bin_dir:
-    description: Directory holding C(pg_basebackup) and C(pg_controldata); found from the installed server packages when unset.
-    type: path
+    version_added: 0.2.0
 notes:
   - Requires PostgreSQL 15 or newer on the primary.
 seealso:
+  - module: pgops.replication.pg_clone
   - module: pgops.replication.pg_replication_user
   - module: pgops.replication.pg_replication_slot
 """
@@ -91,18 +73,18 @@ EXAMPLES = r"""
 RETURN = r"""
 action:
   description: What the module did or, in check mode, would do.
-  returned: always
+  returned: unless O(report_progress=true)
   type: str
   sample: cloned
   choices: [cloned, replaced, unchanged]
 system_identifier:
   description: System identifier of the primary's cluster, now also the standby's.
-  returned: always
+  returned: unless O(report_progress=true)
   type: str
   sample: "7311542937438211073"
 slot_created:
   description: Whether the module created O(slot_name) on the primary.
-  returned: always
+  returned: unless O(report_progress=true)
   type: bool
 kept_aside:
   description: Where the replaced data directory was moved (O(force=true) only).
@@ -121,7 +103,7 @@ size_bytes:
   sample: 31457280
 primary_conninfo:
   description: The connection string written for the standby (it holds no password).
-  returned: always
+  returned: unless O(report_progress=true)
   type: str
   sample: host=db1.example.net port=5432 user=replicator passfile=/var/lib/postgresql/.pgpass application_name=db2
 command:
@@ -129,6 +111,20 @@ command:
   returned: when a copy was made
   type: list
   elements: str
+written_bytes:
+  description:
+    - What the clone running in the background has written so far, in bytes; 0 before it has begun and once its copy
+      has been moved into place.
+  returned: with O(report_progress=true)
+  type: int
+  sample: 142606336
+  version_added: 0.2.0
+measured_at:
+  description: When RV(written_bytes) was counted, in seconds since the epoch by the host's clock.
+  returned: with O(report_progress=true)
+  type: float
+  sample: 1795951199.52
+  version_added: 0.2.0
 """
 
 import contextlib
@@ -230,6 +226,23 @@ def directory_state(module, data_dir: str, pg_controldata: str) -> tuple:
     return "foreign", None
 
 
+def staging_directory(data_dir: str) -> str:
+    """Where a clone is copied before it is moved into place: beside the data directory, hidden."""
+    return os.path.join(os.path.dirname(data_dir), "." + os.path.basename(data_dir) + ".pgops-clone")
+
+
+def clone_written_bytes(data_dir: str) -> int:
+    """What a clone of data_dir running in another process has written so far."""
+    staging = staging_directory(data_dir)
+    if os.path.isdir(staging):
+        return directory_size(staging)
+    # An empty mount point is cloned into in place, since it cannot be renamed; anything else has not begun yet, or its
+    # copy has just been moved into place.
+    if os.path.ismount(data_dir):
+        return directory_size(data_dir)
+    return 0
+
+
 def directory_size(path: str) -> int:
     total = 0
     for root, _directories, files in os.walk(path):
@@ -267,6 +280,7 @@ def main() -> None:
         create_slot=dict(type="bool", default=True),
         max_rate=dict(type="str"),
         bin_dir=dict(type="path"),
+        report_progress=dict(type="bool", default=False),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
@@ -274,6 +288,8 @@ def main() -> None:
     validate(module)
     refuse_root(module, "pg_basebackup")
     data_dir = params["data_dir"].rstrip("/")
+    if params["report_progress"]:
+        module.exit_json(changed=False, written_bytes=clone_written_bytes(data_dir), measured_at=time.time())
     pg_controldata = find_server_binary(module, "pg_controldata", params["bin_dir"], data_dir)
     pg_basebackup = find_server_binary(module, "pg_basebackup", params["bin_dir"], data_dir)
 
@@ -317,7 +333,7 @@ def main() -> None:
         module.exit_json(**result)
 
     clone_in_place = state == "empty" and os.path.ismount(data_dir)
-    staging = data_dir if clone_in_place else os.path.join(os.path.dirname(data_dir), "." + os.path.basename(data_dir) + ".pgops-clone")
+    staging = data_dir if clone_in_place else staging_directory(data_dir)
     if not clone_in_place and os.path.exists(staging):
         # Only an interrupted earlier clone leaves this directory behind; it never holds anything else.
         shutil.rmtree(staging)

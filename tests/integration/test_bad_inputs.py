@@ -55,6 +55,7 @@ def bases(lab: Lab) -> dict:
         pg_promote=primary.login(),
         pg_shutdown=dict(data_dir=primary.data_dir, bin_dir=BIN_DIR),
         pg_basebackup=dict(upstream, data_dir=os.path.join(lab.base, "standby"), bin_dir=BIN_DIR),
+        pg_clone=dict(upstream, data_dir=os.path.join(lab.base, "standby"), bin_dir=BIN_DIR),
         pg_rewind=dict(upstream, data_dir=primary.data_dir, bin_dir=BIN_DIR),
         pg_follow=dict(upstream, data_dir=primary.data_dir, **primary.login()),
     )
@@ -154,6 +155,18 @@ SPECIFIC_CASES = [
     ),
     ("pg_basebackup", dict(primary_port="<closed>"), r"cannot reach the primary for replication: could not connect to 127.0.0.1"),
     ("pg_basebackup", dict(state="present"), r"Unsupported parameters .*state"),
+    ("pg_clone", dict(timeout=0), r"timeout must be a positive number of seconds, got 0"),
+    ("pg_clone", dict(timeout="soon"), r"timeout.*int"),
+    ("pg_clone", dict(progress_interval=-1), r"progress_interval must be a positive number of seconds, got -1"),
+    ("pg_clone", dict(progress_interval="often"), r"progress_interval.*int"),
+    ("pg_clone", dict(background="perhaps"), r"background.*bool"),
+    ("pg_clone", dict(source_size_bytes=-1), r"source_size_bytes must be zero or more, got -1"),
+    ("pg_clone", dict(report_progress=True), r"report_progress is for pg_clone's own use"),
+    # The options pg_clone passes on are checked by pg_basebackup, in the background job.
+    ("pg_clone", dict(data_dir="relative/path"), r"The clone of localhost from 127.0.0.1 failed: data_dir must be an absolute path"),
+    ("pg_clone", dict(max_rate="fast"), r"failed: max_rate 'fast' is not a rate"),
+    ("pg_clone", dict(primary_port="<closed>"), r"failed: cannot reach the primary for replication: could not connect to 127.0.0.1"),
+    ("pg_clone", dict(state="present"), r"failed: Unsupported parameters .*state"),
     ("pg_rewind", dict(data_dir=NOT_A_DATA_DIR), r"data_dir /etc is not a PostgreSQL data directory"),
     ("pg_rewind", dict(), r"a PostgreSQL server \(PID \d+\) is running on .*stop it before rewinding"),
     ("pg_rewind", dict(config_file="/nonexistent.conf"), r"config_file /nonexistent.conf does not exist"),
@@ -175,7 +188,7 @@ def all_cases() -> list:
     for module in UPSTREAM_MODULES:
         cases += [(module, bad, pattern) for bad, pattern in UPSTREAM_CASES]
         cases += [case for case in SPECIFIC_CASES if case[0] == module]
-    cases += [case for case in SPECIFIC_CASES if case[0] == "pg_shutdown"]
+    cases += [case for case in SPECIFIC_CASES if case[0] in ("pg_shutdown", "pg_clone")]
     return cases
 
 

@@ -50,7 +50,8 @@ def test_healthy_cluster_has_no_problems_and_a_row_per_member():
 @pytest.mark.parametrize(
     "facts, expected",
     [
-        (dict(node1=primary(), node2=primary(), node3=standby()), ("node1 and node2", "critical", "split-brain")),
+        (dict(node1=primary(), node2=primary(), node3=standby()), ("cluster", "critical", "split-brain")),
+        (dict(node1=primary(), node2=primary(system_identifier="2"), node3=standby()), ("cluster", "critical", "clusters")),
         (dict(node1=None, node2=standby(), node3=standby()), ("node1", "critical", "reachable")),
         (dict(node1=primary(), node2=standby(status="waiting"), node3=standby()), ("node2", "critical", "streaming")),
         (dict(node1=primary(), node2=standby(status=None), node3=standby()), ("node2", "critical", "streaming")),
@@ -214,7 +215,7 @@ def test_failover_refuses_two_running_primaries_even_with_a_forced_standby():
         failover_choice(["node1", "node2", "node3"], variables),
         failover_choice(["node1", "node2", "node3"], variables, new_primary="node3", force=True),
     ):
-        assert choice["problems"] and "split brain: node1 and node2 both run as primary" in choice["problems"][0]
+        assert choice["problems"] and "Split brain: node1 and node2 both run as primary" in choice["problems"][0]
         assert "RUNBOOK" in choice["problems"][0]
 
 

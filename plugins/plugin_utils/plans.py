@@ -1,0 +1,264 @@
+# Copyright: (c) 2026, pgops.replication contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The whole plan of each operation, decided from every member's facts before anything changes.
+
+Every plan is a dict with the same five keys, and the values the playbook's later plays read:
+- refused: whether the operation must stop before it changes anything; refusal is the one message that says why
+  (None when it may go on), and problems the reasons it is built from;
+- done: the cluster already is as the operation would leave it;
+- lines: the numbered steps the playbook prints, which is all that --check does.
+The playbooks only look values up in a plan: every choice is made here, where unit tests reach each branch."""
+
+from __future__ import annotations
+
+from ansible_collections.pgops.replication.plugins.plugin_utils.cluster import (
+    CRITICAL,
+    PlanError,
+    cluster_status,
+    describe_members,
+    failover_choice,
+    judge_primaries,
+    needed_wal_gone,
+    running_primaries,
+    switchover_checks,
+)
+
+
+def _plan(problems: list, refusal: str | None, done: bool, lines: list, **values) -> dict:
+    return dict(refused=refusal is not None, refusal=refusal, problems=problems, done=done, lines=lines, **values)
+
+
+def _identifier(member: dict):
+    return (member["facts"] or {}).get("system_identifier")
+
+
+def _site_standby_line(member: dict, primary: dict) -> str:
+    """What the standby role will do with one member, judged as the role judges it: by the system identifier."""
+    host, identifier = member["host"], _identifier(member)
+    if member["facts"] is None:
+        return "%s: could not be inspected; converge it as a standby of %s" % (host, primary["host"])
+    if identifier is None:
+        return "%s: clone from %s, then stream from it" % (host, primary["host"])
+    if identifier == _identifier(primary):
+        return "%s: holds a copy of %s's cluster, no clone: follow %s" % (host, primary["host"], primary["host"])
+    return "%s: holds another cluster (%s): re-cloned from %s only with -e standby_rebuild=true (its data directory is kept aside)" % (
+        host,
+        identifier,
+        primary["host"],
+    )
+
+
+def site_plan(hosts, hostvars) -> dict:
+    """Which member site.yml converges as the primary: the one that runs as primary, and only while none runs, the one
+    the inventory marks with postgresql_role=primary. Every other member converges as a standby of it."""
+    members = describe_members(hosts, hostvars)
+    running = [member["host"] for member in running_primaries(members)]
+    bootstrap = [member["host"] for member in members if str(hostvars[member["host"]].get("postgresql_role") or "") == "primary"]
+    verdict = judge_primaries(members)
+    refusal = None
+    if verdict is not None:
+        refusal = verdict["message"] + " Nothing was changed."
+    elif not running and len(bootstrap) != 1:
+        refusal = (
+            "No member runs as primary, and %d hosts have postgresql_role=primary (%s): set it on exactly one host of group postgres."
+            % (len(bootstrap), ", ".join(bootstrap) or "none")
+        )
+    if refusal is not None:
+        return _plan([refusal], refusal, False, [], primary=None, standbys=[], group_of={})
+    primary_host = running[0] if running else bootstrap[0]
+    primary = next(member for member in members if member["host"] == primary_host)
+    standbys = [member for member in members if member["host"] != primary_host]
+    lines = [
+        "1. %s runs as primary: converge it" % primary_host
+        if running
+        else "1. no member runs as primary: build %s as the primary (postgresql_role=primary)" % primary_host
+    ]
+    lines += ["%d. %s" % (number, _site_standby_line(member, primary)) for number, member in enumerate(standbys, start=2)]
+    lines.append("%d. verify: one primary, every other member streaming from it" % (len(standbys) + 2))
+    return _plan(
+        [],
+        None,
+        False,
+        lines,
+        primary=primary_host,
+        standbys=[member["host"] for member in standbys],
+        group_of={member["host"]: "pgops_primary" if member["host"] == primary_host else "pgops_standbys" for member in members},
+    )
+
+
+def switchover_plan(
+    hosts,
+    hostvars,
+    new_primary,
+    max_lag_bytes: int = 16 * 1024 * 1024,
+    max_archive_backlog: int = 16,
+    gate_timeout: int = 30,
+) -> dict:
+    """The planned switchover to `new_primary`: the pre-checks, and the steps when they pass."""
+    checked = switchover_checks(hosts, hostvars, new_primary, max_lag_bytes, max_archive_backlog)
+    problems, old = checked["problems"], checked["primary"]
+    if problems:
+        refusal = "Switchover to %s refused, nothing was changed. %s" % (new_primary, " | ".join(problems))
+        return _plan(problems, refusal, False, [], primary=old, candidate=new_primary, status=checked["status"])
+    if checked["done"]:
+        lines = ["Nothing to do: %s is the primary and every other member streams from it." % new_primary]
+    else:
+        others = [host for host in hosts if host != new_primary]
+        lines = [
+            "1. CHECKPOINT on %s, then stop it (fast) and leave standby.signal in its data directory" % old,
+            "2. wait up to %s s until %s has replayed the shutdown checkpoint; if not, start %s again as primary and stop"
+            % (gate_timeout, new_primary, old),
+            "3. promote %s (downtime ends here), then CHECKPOINT it" % new_primary,
+            "4. slots on %s for %s" % (new_primary, ", ".join(others)),
+            "5. %s: pg_rewind if it diverged, then start it as a standby of %s" % (old, new_primary),
+            "6. %s: follow %s (reload)" % (", ".join(host for host in others if host != old) or "no other standby", new_primary),
+            "7. verify: one primary, every other member streaming from it",
+        ]
+    return _plan([], None, checked["done"], lines, primary=old, candidate=new_primary, status=checked["status"])
+
+
+def _unreachable_refusal(unreachable: list, candidate: str, size: int, isolation_fence: bool, isolation_timeout: int, wait: int) -> str:
+    if isolation_fence:
+        fence = (
+            "With three members or more, a primary cut off from every other member stops itself after %d s (isolation fence): "
+            "the failover waits %d s for that before promoting." % (isolation_timeout, wait)
+        )
+    elif size >= 3:
+        fence = "The isolation fence is off (postgresql_isolation_fence=false): nothing stops a cut-off primary."
+    else:
+        fence = "With two members there is no isolation fence: nothing stops a cut-off primary."
+    return (
+        "Failover refused, nothing was changed: %s cannot be reached. If one of them still runs as primary and clients can "
+        "reach it, promoting %s makes two primaries (split brain): writes there would be lost or conflict, and nothing here "
+        "could fence it. Make sure it is down or cut off from clients (power it off, block its port), then re-run with "
+        "-e failover_primary_unreachable_ok=true. %s A member that was powered off starts read-only (start guard); rejoin it "
+        "with playbooks/rejoin.yml." % (", ".join(unreachable), candidate, fence)
+    )
+
+
+def failover_plan(
+    hosts,
+    hostvars,
+    new_primary: str | None = None,
+    max_lag_bytes: int = 16 * 1024 * 1024,
+    force: bool = False,
+    unreachable_ok: bool = False,
+    isolation_fence: bool = True,
+    isolation_timeout: int = 20,
+    isolation_interval: int = 5,
+) -> dict:
+    """The failover: the standby to promote, the members to fence, how long to wait for an unreachable primary to
+    fence itself, and whether to refuse. With a primary running and no `new_primary`, there is nothing to do."""
+    members = describe_members(hosts, hostvars)
+    choice = failover_choice(hosts, hostvars, new_primary or None, max_lag_bytes, force)
+    candidate = choice["candidate"]
+    primaries = [member["host"] for member in running_primaries(members)]
+    unreachable = [member["host"] for member in members if member["facts"] is None]
+    # A fence needs a third member: with two, an unreachable peer cannot be told apart from an isolated primary.
+    fenced_by_isolation = len(members) >= 3 and bool(isolation_fence)
+    # The fence acts after its timeout, at the next run of its timer, and systemd may start that run up to an interval
+    # late; the rest is the time a fast stop takes.
+    wait = int(isolation_timeout) + 2 * int(isolation_interval) + 15
+    done = (len(primaries) == 1 and not new_primary) or primaries == [new_primary]
+    fence = [
+        member["host"]
+        for member in members
+        if member["facts"] and member["facts"].get("role") in ("primary", "stopped") and member["host"] != candidate
+    ]
+    values = dict(
+        failover=choice,
+        primaries=primaries,
+        unreachable=unreachable,
+        fence=fence,
+        isolation_fence=fenced_by_isolation,
+        isolation_wait=wait,
+    )
+    if done:
+        lines = [
+            "Nothing to do: %s runs as primary. For a planned change use switchover.yml; to abandon a live primary give "
+            "-e new_primary=HOST." % ", ".join(primaries)
+        ]
+        return _plan([], None, True, lines, **values)
+    if choice["problems"]:
+        problems = choice["problems"]
+        return _plan(problems, "Failover refused, nothing was changed: " + " | ".join(problems), False, [], **values)
+    if unreachable and not unreachable_ok:
+        refusal = _unreachable_refusal(unreachable, candidate, len(members), fenced_by_isolation, int(isolation_timeout), wait)
+        return _plan([refusal], refusal, False, [], **values)
+    lines = []
+    if unreachable and fenced_by_isolation:
+        lines.append(
+            "0. wait %d s: an unreachable primary that is only cut off stops itself meanwhile (%s)" % (wait, ", ".join(unreachable))
+        )
+    followers = [
+        member["host"] for member in members if member["facts"] and member["facts"].get("role") == "standby" and member["host"] != candidate
+    ]
+    lines += [
+        "1. fence %s: stop, standby.signal" % (", ".join(fence) or "no reachable member"),
+        # The lag is known here: a choice on another timeline than the best position is always refused above.
+        "2. promote %s (ranking: %s); it may lack %d bytes of WAL that %s reported (%s)"
+        % (candidate, " > ".join(choice["ranking"]), choice["lag_bytes"], choice["best_host"], choice["best_lsn"]),
+        "3. slots on %s for every other member" % candidate,
+        "4. %s: follow %s" % (", ".join(followers) or "no other standby", candidate),
+        "5. afterwards: playbooks/rejoin.yml -e rejoin_host=HOST for each fenced or unreachable former member",
+    ]
+    return _plan([], None, False, lines, **values)
+
+
+def rejoin_plan(hosts, hostvars, rejoin_host, rebuild: bool = False) -> dict:
+    """How `rejoin_host` becomes a standby of the one other primary: nothing when it already streams from it, a
+    pg_rewind when it can be rewound, a re-clone when it holds another cluster (only with `rebuild`) or when the
+    primary no longer has the WAL it needs."""
+    members = describe_members(hosts, hostvars)
+    if rejoin_host not in [member["host"] for member in members]:
+        raise PlanError(
+            "rejoin_host %s is not a member of the cluster (%s)" % (rejoin_host, ", ".join(member["host"] for member in members))
+        )
+    status = cluster_status(hosts, hostvars)
+    member = next(member for member in members if member["host"] == rejoin_host)
+    facts = member["facts"]
+    others = [host for host in status["primaries"] if host != rejoin_host]
+    values = dict(primary=None, facts=facts, status=status, foreign=False, wal_lost=False)
+    if facts is None:
+        problem = "%s could not be inspected." % rejoin_host
+    elif len(others) > 1:
+        # The host being rejoined may be one of two primaries (that is how a split brain ends), but the others must
+        # leave exactly one to follow.
+        problem = judge_primaries([entry for entry in members if entry["host"] != rejoin_host])["message"]
+    elif not others:
+        problem = "the members running as primary other than %s are [], and there must be exactly one." % rejoin_host
+    else:
+        problem = None
+    if problem is not None:
+        return _plan([problem], "Rejoin of %s refused, nothing was changed: %s" % (rejoin_host, problem), False, [], **values)
+    primary = others[0]
+    primary_member = next(entry for entry in members if entry["host"] == primary)
+    values.update(
+        primary=primary,
+        foreign=_identifier(member) not in (None, _identifier(primary_member)),
+        wal_lost=needed_wal_gone(rejoin_host, primary, hostvars),
+    )
+    done = facts.get("role") == "standby" and not [
+        problem for problem in status["problems"] if problem["host"] == rejoin_host and problem["severity"] == CRITICAL
+    ]
+    if values["foreign"] and not rebuild:
+        refusal = (
+            "%s holds cluster %s, not the primary's: rejoining means a re-clone. Nothing was changed. Re-run with "
+            "-e rejoin_rebuild=true to re-clone (its data directory is kept aside)." % (rejoin_host, _identifier(member))
+        )
+        return _plan([refusal], refusal, False, [], **values)
+    if done:
+        return _plan([], None, True, ["Nothing to do: %s streams from %s." % (rejoin_host, primary)], **values)
+    if values["foreign"] or values["wal_lost"]:
+        how = "re-clone from %s (the old data directory is kept aside): %s" % (
+            primary,
+            "it holds another cluster" if values["foreign"] else "the primary no longer has the WAL it needs (lost slot or recycled WAL)",
+        )
+    else:
+        how = "pg_rewind from %s, or re-clone (old data directory kept aside) when a rewind is impossible" % primary
+    lines = [
+        "1. stop %s (%s) and leave standby.signal" % (rejoin_host, facts.get("role")),
+        "2. " + how,
+        "3. start it as a standby of %s and wait until it streams" % primary,
+    ]
+    return _plan([], None, False, lines, **values)

@@ -1,0 +1,400 @@
+"""Every branch of every plan, on hostvars as the playbooks hand them over after tasks/inspect.yml."""
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.pgops.replication.plugins.filter import topology
+from ansible_collections.pgops.replication.plugins.plugin_utils.cluster import (
+    PlanError,
+    cluster_status,
+    describe_members,
+    judge_primaries,
+    switchover_checks,
+)
+from ansible_collections.pgops.replication.plugins.plugin_utils.plans import failover_plan, rejoin_plan, site_plan, switchover_plan
+
+NODES = ["node1", "node2", "node3"]
+
+
+def primary(lsn="0/5000000", members=("node2", "node3"), system_identifier="1", timeline=1, **extra):
+    facts = dict(
+        role="primary",
+        system_identifier=system_identifier,
+        timeline=timeline,
+        current_lsn=lsn,
+        replication=[dict(application_name=name, replay_lag_bytes=0, sync_state="async") for name in members],
+        slots=[dict(slot_name=name, active=True, wal_status="reserved") for name in members],
+        settings=dict(max_wal_senders=10, max_replication_slots=10, data_checksums=True, wal_log_hints=True),
+    )
+    facts.update(extra)
+    return facts
+
+
+def standby(upstream="node1", received="0/5000000", system_identifier="1", timeline=1, status="streaming", **extra):
+    facts = dict(
+        role="standby",
+        system_identifier=system_identifier,
+        timeline=timeline,
+        received_lsn=received,
+        replayed_lsn=received,
+        replay_lag_seconds=0.0,
+        replay_paused=False,
+        wal_receiver=dict(status=status, sender_host=upstream, sender_port=5432),
+        settings=dict(max_wal_senders=10, max_replication_slots=10, data_checksums=True, wal_log_hints=True),
+    )
+    facts.update(extra)
+    return facts
+
+
+def stopped(checkpoint="0/5000000", system_identifier="1", timeline=1):
+    return dict(role="stopped", system_identifier=system_identifier, timeline=timeline, controldata=dict(checkpoint_lsn=checkpoint))
+
+
+def absent():
+    return dict(role="absent", system_identifier=None)
+
+
+def hostvars(variables=None, **facts_by_host):
+    """Host variables with each host's pg_replication facts; None stands for a member that could not be inspected."""
+    result = {host: ({"ansible_facts": {"pg_replication": facts}} if facts is not None else {}) for host, facts in facts_by_host.items()}
+    for host, extra in (variables or {}).items():
+        result[host].update(extra)
+    return result
+
+
+def healthy():
+    return dict(node1=primary(), node2=standby(), node3=standby())
+
+
+# The one verdict on several primaries
+
+
+def test_no_verdict_while_at_most_one_member_runs_as_primary():
+    assert judge_primaries(describe_members(NODES, hostvars(**healthy()))) is None
+    assert judge_primaries(describe_members(NODES, hostvars(node1=None, node2=standby(), node3=stopped()))) is None
+
+
+def test_two_primaries_of_one_cluster_are_a_split_brain():
+    verdict = judge_primaries(describe_members(NODES, hostvars(node1=primary(), node2=primary(), node3=standby())))
+    assert verdict["check"] == "split-brain" and verdict["hosts"] == ["node1", "node2"]
+    assert verdict["message"] == (
+        "Split brain: node1 and node2 both run as primary of the same cluster. Decide which one holds the data to keep, "
+        "stop the other and rejoin it (playbooks/rejoin.yml; docs/RUNBOOK.md, split brain)."
+    )
+
+
+def test_three_primaries_of_one_cluster_are_named_together():
+    verdict = judge_primaries(describe_members(NODES, hostvars(node1=primary(), node2=primary(), node3=primary())))
+    assert verdict["message"].startswith("Split brain: node1, node2 and node3 all run as primary of the same cluster.")
+    assert "stop the others and rejoin them" in verdict["message"]
+
+
+def test_primaries_of_different_clusters_are_no_split_brain():
+    verdict = judge_primaries(describe_members(NODES, hostvars(node1=primary(), node2=standby(), node3=primary(system_identifier="9"))))
+    assert verdict["check"] == "clusters" and "Split brain" not in verdict["message"]
+    assert verdict["message"].startswith(
+        "node1 and node3 run as primary of different clusters (system identifiers node1: 1, node3: 9). If one of them"
+    )
+    assert "-e standby_rebuild=true" in verdict["message"]
+
+
+def test_a_split_brain_beside_a_foreign_primary_names_only_the_split_pair():
+    variables = hostvars(node1=primary(), node2=primary(), node3=primary(system_identifier="9"))
+    verdict = judge_primaries(describe_members(NODES, variables))
+    assert verdict["check"] == "split-brain" and verdict["hosts"] == ["node1", "node2"]
+
+
+def test_every_judgement_prints_the_same_split_brain_message():
+    variables = hostvars(node1=primary(), node2=primary(), node3=standby())
+    message = judge_primaries(describe_members(NODES, variables))["message"]
+    assert cluster_status(NODES, variables)["critical"][0] == "cluster: " + message
+    assert "split-brain check: cluster: " + message in switchover_checks(NODES, variables, "node3")["problems"]
+    assert failover_plan(NODES, variables)["refusal"] == "Failover refused, nothing was changed: " + message
+    assert site_plan(NODES, variables)["refusal"] == message + " Nothing was changed."
+    assert rejoin_plan(NODES, variables, "node3")["refusal"] == "Rejoin of node3 refused, nothing was changed: " + message
+
+
+def test_switchover_checks_refuse_primaries_of_different_clusters():
+    variables = hostvars(node1=primary(), node2=standby(), node3=primary(system_identifier="9"))
+    assert any(
+        problem.startswith("clusters check: cluster: node1 and node3")
+        for problem in switchover_checks(NODES, variables, "node2")["problems"]
+    )
+
+
+# site.yml
+
+
+def bootstrap(*hosts):
+    return {host: {"postgresql_role": "primary"} for host in hosts}
+
+
+def test_site_refuses_a_split_brain_and_different_clusters():
+    split = site_plan(NODES, hostvars(node1=primary(), node2=primary(), node3=standby()))
+    assert (
+        split["refused"]
+        and split["refusal"].startswith("Split brain: node1 and node2")
+        and split["refusal"].endswith(" Nothing was changed.")
+    )
+    assert split["lines"] == [] and split["group_of"] == {}
+    foreign = site_plan(NODES, hostvars(node1=primary(), node2=standby(), node3=primary(system_identifier="9")))
+    assert foreign["refused"] and "run as primary of different clusters" in foreign["refusal"]
+
+
+@pytest.mark.parametrize(
+    "marked, shown",
+    [((), "0 hosts have postgresql_role=primary (none)"), (("node1", "node3"), "2 hosts have postgresql_role=primary (node1, node3)")],
+)
+def test_site_needs_exactly_one_bootstrap_primary_while_no_member_runs_as_primary(marked, shown):
+    plan = site_plan(NODES, hostvars(bootstrap(*marked), node1=absent(), node2=absent(), node3=absent()))
+    assert plan["refusal"] == "No member runs as primary, and %s: set it on exactly one host of group postgres." % shown
+    assert plan["problems"] == [plan["refusal"]] and plan["primary"] is None
+
+
+def test_site_builds_the_bootstrap_primary_first_and_clones_the_others():
+    plan = site_plan(NODES, hostvars(bootstrap("node2"), node1=absent(), node2=absent(), node3=absent()))
+    assert not plan["refused"] and plan["refusal"] is None and not plan["done"]
+    assert plan["primary"] == "node2" and plan["standbys"] == ["node1", "node3"]
+    assert plan["group_of"] == dict(node1="pgops_standbys", node2="pgops_primary", node3="pgops_standbys")
+    assert plan["lines"] == [
+        "1. no member runs as primary: build node2 as the primary (postgresql_role=primary)",
+        "2. node1: clone from node2, then stream from it",
+        "3. node3: clone from node2, then stream from it",
+        "4. verify: one primary, every other member streaming from it",
+    ]
+
+
+def test_site_keeps_the_running_primary_whatever_the_inventory_says():
+    variables = hostvars(bootstrap("node1"), node1=standby(upstream="node2"), node2=primary(members=("node1", "node3")), node3=None)
+    plan = site_plan(NODES, variables)
+    assert plan["primary"] == "node2" and plan["group_of"]["node1"] == "pgops_standbys"
+    assert plan["lines"][:3] == [
+        "1. node2 runs as primary: converge it",
+        "2. node1: holds a copy of node2's cluster, no clone: follow node2",
+        "3. node3: could not be inspected; converge it as a standby of node2",
+    ]
+
+
+def test_site_says_a_member_of_another_cluster_is_recloned_only_on_request():
+    plan = site_plan(NODES, hostvars(node1=primary(), node2=stopped(system_identifier="7"), node3=standby()))
+    assert plan["lines"][1] == (
+        "2. node2: holds another cluster (7): re-cloned from node1 only with -e standby_rebuild=true (its data directory is kept aside)"
+    )
+
+
+# switchover.yml
+
+
+def test_switchover_plan_lists_the_steps():
+    plan = switchover_plan(NODES, hostvars(**healthy()), "node2", gate_timeout=45)
+    assert not plan["refused"] and not plan["done"] and plan["primary"] == "node1" and plan["candidate"] == "node2"
+    assert plan["lines"] == [
+        "1. CHECKPOINT on node1, then stop it (fast) and leave standby.signal in its data directory",
+        "2. wait up to 45 s until node2 has replayed the shutdown checkpoint; if not, start node1 again as primary and stop",
+        "3. promote node2 (downtime ends here), then CHECKPOINT it",
+        "4. slots on node2 for node1, node3",
+        "5. node1: pg_rewind if it diverged, then start it as a standby of node2",
+        "6. node3: follow node2 (reload)",
+        "7. verify: one primary, every other member streaming from it",
+    ]
+
+
+def test_switchover_plan_in_a_cluster_of_two_has_no_other_standby():
+    plan = switchover_plan(["node1", "node2"], hostvars(node1=primary(members=("node2",)), node2=standby()), "node2")
+    assert plan["lines"][5] == "6. no other standby: follow node2 (reload)"
+
+
+def test_switchover_plan_refuses_with_every_failed_check():
+    facts = healthy()
+    facts["node2"]["replay_paused"] = True
+    facts["node1"]["archive_ready_files"] = 100
+    plan = switchover_plan(NODES, hostvars(**facts), "node2")
+    assert plan["refused"] and plan["lines"] == [] and len(plan["problems"]) == 2
+    assert plan["refusal"] == "Switchover to node2 refused, nothing was changed. " + " | ".join(plan["problems"])
+
+
+def test_switchover_plan_has_nothing_to_do_once_the_candidate_leads():
+    after = dict(
+        node1=standby(upstream="node2"),
+        node2=primary(members=("node1", "node3")),
+        node3=standby(upstream="node2"),
+    )
+    plan = switchover_plan(NODES, hostvars(**after), "node2")
+    assert plan["done"] and not plan["refused"]
+    assert plan["lines"] == ["Nothing to do: node2 is the primary and every other member streams from it."]
+
+
+# failover.yml
+
+
+def test_failover_has_nothing_to_do_while_a_primary_runs_and_none_is_named():
+    plan = failover_plan(NODES, hostvars(**healthy()))
+    assert plan["done"] and not plan["refused"]
+    assert plan["lines"] == [
+        "Nothing to do: node1 runs as primary. For a planned change use switchover.yml; to abandon a live primary give -e new_primary=HOST."
+    ]
+
+
+def test_failover_has_nothing_to_do_once_the_named_member_is_the_only_primary():
+    after = dict(node1=stopped(), node2=primary(timeline=2, members=("node1", "node3")), node3=standby(upstream="node2", timeline=2))
+    assert failover_plan(NODES, hostvars(**after), "node2")["done"]
+
+
+def test_failover_away_from_a_live_primary_fences_it():
+    plan = failover_plan(NODES, hostvars(**healthy()), "node3")
+    assert not plan["done"] and not plan["refused"] and plan["fence"] == ["node1"]
+    assert plan["failover"]["candidate"] == "node3" and plan["unreachable"] == []
+    assert plan["lines"] == [
+        "1. fence node1: stop, standby.signal",
+        "2. promote node3 (ranking: node2 > node3); it may lack 0 bytes of WAL that node1 reported (0/5000000)",
+        "3. slots on node3 for every other member",
+        "4. node2: follow node3",
+        "5. afterwards: playbooks/rejoin.yml -e rejoin_host=HOST for each fenced or unreachable former member",
+    ]
+
+
+def test_failover_refuses_what_the_choice_refuses():
+    plan = failover_plan(NODES, hostvars(node1=stopped(), node2=stopped(), node3=absent()))
+    assert plan["refused"] and plan["refusal"] == "Failover refused, nothing was changed: no running standby to promote"
+    assert plan["lines"] == [] and plan["failover"]["candidate"] is None
+    lagging = hostvars(node1=None, node2=standby(received="0/5000000"), node3=standby(received="0/9000000"))
+    refused = failover_plan(NODES, lagging, "node2", max_lag_bytes=1024, unreachable_ok=True)
+    assert refused["refused"] and "failover_max_lag_bytes=1024" in refused["refusal"]
+
+
+def test_failover_refusal_puts_the_choice_before_an_unreachable_member():
+    plan = failover_plan(NODES, hostvars(node1=None, node2=stopped(), node3=stopped()))
+    assert plan["problems"] == ["no running standby to promote"] and plan["unreachable"] == ["node1"]
+
+
+def unreachable_primary(**variables):
+    return hostvars(variables, node1=None, node2=standby(received="0/6000000"), node3=standby(received="0/5000000"))
+
+
+def test_failover_refuses_past_an_unreachable_member_unless_told():
+    plan = failover_plan(NODES, unreachable_primary())
+    assert plan["refused"] and plan["unreachable"] == ["node1"] and plan["isolation_fence"] and plan["isolation_wait"] == 45
+    assert plan["refusal"] == (
+        "Failover refused, nothing was changed: node1 cannot be reached. If one of them still runs as primary and clients can "
+        "reach it, promoting node2 makes two primaries (split brain): writes there would be lost or conflict, and nothing here "
+        "could fence it. Make sure it is down or cut off from clients (power it off, block its port), then re-run with "
+        "-e failover_primary_unreachable_ok=true. With three members or more, a primary cut off from every other member stops "
+        "itself after 20 s (isolation fence): the failover waits 45 s for that before promoting. A member that was powered off "
+        "starts read-only (start guard); rejoin it with playbooks/rejoin.yml."
+    )
+
+
+def test_failover_refusal_says_when_no_isolation_fence_protects():
+    switched_off = failover_plan(NODES, unreachable_primary(), isolation_fence=False)
+    assert not switched_off["isolation_fence"]
+    assert "The isolation fence is off (postgresql_isolation_fence=false): nothing stops a cut-off primary." in switched_off["refusal"]
+    pair = failover_plan(["node1", "node2"], hostvars(node1=None, node2=standby()))
+    assert not pair["isolation_fence"]
+    assert "With two members there is no isolation fence: nothing stops a cut-off primary." in pair["refusal"]
+
+
+def test_failover_past_an_unreachable_primary_waits_for_its_isolation_fence_first():
+    plan = failover_plan(NODES, unreachable_primary(), unreachable_ok=True, isolation_timeout=30, isolation_interval=10)
+    assert not plan["refused"] and plan["isolation_wait"] == 65 and plan["fence"] == []
+    assert plan["lines"][:3] == [
+        "0. wait 65 s: an unreachable primary that is only cut off stops itself meanwhile (node1)",
+        "1. fence no reachable member: stop, standby.signal",
+        "2. promote node2 (ranking: node2 > node3); it may lack 0 bytes of WAL that node2 reported (0/6000000)",
+    ]
+
+
+def test_failover_in_a_pair_promotes_at_once_and_leaves_no_other_standby():
+    plan = failover_plan(["node1", "node2"], hostvars(node1=None, node2=standby()), unreachable_ok=True)
+    assert plan["lines"][0].startswith("1. fence no reachable member") and plan["lines"][3] == "4. no other standby: follow node2"
+
+
+def test_failover_fences_a_stopped_former_primary_so_it_cannot_start_as_primary():
+    plan = failover_plan(NODES, hostvars(node1=stopped(checkpoint="0/4000000"), node2=standby(), node3=standby()))
+    assert plan["fence"] == ["node1"] and plan["lines"][0] == "1. fence node1: stop, standby.signal"
+
+
+# rejoin.yml
+
+
+def rejoined(node1=None, node2=None, node3=None):
+    return hostvars(node1=node1 or primary(), node2=node2 or standby(), node3=node3 or standby())
+
+
+def test_rejoin_has_nothing_to_do_for_a_streaming_standby():
+    plan = rejoin_plan(NODES, rejoined(), "node2")
+    assert plan["done"] and not plan["refused"] and plan["primary"] == "node1"
+    assert plan["lines"] == ["Nothing to do: node2 streams from node1."]
+    assert plan["facts"]["role"] == "standby" and plan["status"]["primary"] == "node1"
+    assert not plan["foreign"] and not plan["wal_lost"]
+
+
+def test_rejoin_rewinds_a_former_primary():
+    plan = rejoin_plan(NODES, rejoined(node2=stopped(checkpoint="0/5000000")), "node2")
+    assert not plan["done"] and not plan["refused"]
+    assert plan["lines"] == [
+        "1. stop node2 (stopped) and leave standby.signal",
+        "2. pg_rewind from node1, or re-clone (old data directory kept aside) when a rewind is impossible",
+        "3. start it as a standby of node1 and wait until it streams",
+    ]
+
+
+def test_rejoin_ends_a_split_brain_by_following_the_other_primary():
+    plan = rejoin_plan(NODES, rejoined(node2=primary(lsn="0/6000000", members=("node3",))), "node2")
+    assert not plan["refused"] and plan["primary"] == "node1" and plan["lines"][0] == "1. stop node2 (primary) and leave standby.signal"
+
+
+def test_rejoin_reclones_when_the_primary_lost_the_wal_it_needs():
+    facts = primary()
+    facts["slots"][0]["wal_status"] = "lost"
+    plan = rejoin_plan(NODES, rejoined(node1=facts, node2=stopped()), "node2")
+    assert plan["wal_lost"] and plan["lines"][1] == (
+        "2. re-clone from node1 (the old data directory is kept aside): "
+        "the primary no longer has the WAL it needs (lost slot or recycled WAL)"
+    )
+
+
+def test_rejoin_reclones_another_cluster_only_when_asked():
+    variables = rejoined(node2=stopped(system_identifier="7"))
+    refused = rejoin_plan(NODES, variables, "node2")
+    assert refused["refused"] and refused["foreign"] and refused["lines"] == [] and not refused["done"]
+    assert refused["refusal"] == (
+        "node2 holds cluster 7, not the primary's: rejoining means a re-clone. Nothing was changed. Re-run with "
+        "-e rejoin_rebuild=true to re-clone (its data directory is kept aside)."
+    )
+    allowed = rejoin_plan(NODES, variables, "node2", rebuild=True)
+    assert (
+        not allowed["refused"]
+        and allowed["lines"][1] == "2. re-clone from node1 (the old data directory is kept aside): it holds another cluster"
+    )
+
+
+@pytest.mark.parametrize(
+    "variables, reason",
+    [
+        (hostvars(node1=primary(), node2=None, node3=standby()), "node2 could not be inspected."),
+        (
+            hostvars(node1=stopped(), node2=stopped(), node3=standby()),
+            "the members running as primary other than node2 are [], and there must be exactly one.",
+        ),
+    ],
+)
+def test_rejoin_needs_the_host_inspected_and_one_primary_besides_it(variables, reason):
+    plan = rejoin_plan(NODES, variables, "node2")
+    assert plan["refused"] and plan["refusal"] == "Rejoin of node2 refused, nothing was changed: " + reason
+    assert plan["primary"] is None and plan["lines"] == [] and not plan["done"]
+
+
+def test_rejoin_of_a_host_that_is_no_member_is_a_mistake():
+    with pytest.raises(PlanError, match="rejoin_host node9 is not a member"):
+        rejoin_plan(NODES, rejoined(), "node9")
+
+
+# The filters
+
+
+def test_the_filters_turn_a_mistake_into_a_filter_error():
+    with pytest.raises(AnsibleFilterError, match="rejoin_host node9 is not a member"):
+        topology.rejoin_plan(NODES, rejoined(), "node9")
+    with pytest.raises(AnsibleFilterError, match="not an inventory host"):
+        topology.site_plan(["node7"], rejoined())
+    assert topology.FilterModule().filters()["failover_plan"](NODES, hostvars(**healthy()))["done"]
