@@ -83,7 +83,7 @@ def test_switchover_over_tls_rewinds_the_old_primary():
     status, output = playbook("switchover", "new_primary=" + new_primary)
     assert status == 0, output[-4000:]
     # pg_rewind connects to the new primary even when there is nothing to rewind; it can only do so over TLS.
-    rewind = output.split("TASK [The old primary rewinds if it diverged")[1].split("TASK [")[0]
+    rewind = output.split("TASK [pgops.replication.standby : Rewind if this member diverged")[1].split("TASK [")[0]
     assert "ok: [%s]" % PRIMARY in rewind or "changed: [%s]" % PRIMARY in rewind, rewind
     assert psql(new_primary, "SELECT pg_is_in_recovery()") == "f"
     assert psql(PRIMARY, "SELECT pg_is_in_recovery()") == "t"
