@@ -65,7 +65,15 @@ molecule: venv images
 galaxy: venv images
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH lab/galaxy-install
 
-test: lint compat unit integration galaxy molecule
+# Two lanes at once once the images exist: the Molecule scenarios (one after the other: they share container names),
+# and everything else (lint, compat, unit, integration, then the Galaxy install, whose containers and network have
+# names of their own). The scenarios' lines are prefixed "molecule| "; the target fails when either lane fails.
+test: venv images
+	@( set -o pipefail; $(MAKE) --no-print-directory molecule 2>&1 | sed -u 's/^/molecule| /' ) & scenarios=$$!; \
+	  $(MAKE) --no-print-directory lint compat unit integration galaxy; checks=$$?; \
+	  wait $$scenarios; scenarios_status=$$?; \
+	  echo "make test: lint, compat, unit, integration, galaxy: exit $$checks; molecule: exit $$scenarios_status"; \
+	  [ $$checks -eq 0 ] && [ $$scenarios_status -eq 0 ]
 
 clean:
 	rm -rf $(VENV) tests/output
