@@ -7,7 +7,7 @@ COLLECTION_LINK := $(VENV)/collections/ansible_collections/pgops/replication
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(VENV)/collections
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: venv lint compat galaxy unit integration molecule test sanity clean demo demo-clean images
+.PHONY: venv lint compat galaxy unit integration molecule molecule-lane test sanity clean demo demo-clean images
 
 venv: $(VENV)/.installed
 
@@ -55,21 +55,37 @@ unit: venv
 integration: venv
 	$(VENV)/bin/pytest -q tests/integration
 
-# Scenarios one after the other: they share container names and the lab network. What they share is in
-# .config/molecule/config.yml, which Molecule merges under each molecule/<scenario>/molecule.yml.
-MOLECULE_SCENARIOS := default pg17 tls failover switchover_abort sync faults switchover
+# Two lanes of scenarios at once, each one after the other within its lane: the scenarios on the shared hosts of
+# .config/molecule/config.yml (db1..db3, network pgops-molecule-db), and those that restate `platforms` with hosts
+# node1..node4 (networks pgops-molecule and pgops-molecule-faults). Within a lane they share container names. Molecule
+# merges .config/molecule/config.yml under each molecule/<scenario>/molecule.yml. Each line is prefixed with its
+# scenario, each scenario's wall time is printed as it ends (docs/BENCHMARKS.md keeps the breakdown), and the target
+# fails when either lane fails.
+MOLECULE_SHARED_HOSTS := operations tls sync
+MOLECULE_OWN_HOSTS := faults default pg17
+MOLECULE_SCENARIOS := $(MOLECULE_SHARED_HOSTS) $(MOLECULE_OWN_HOSTS)
 molecule: venv images
-	for scenario in $(MOLECULE_SCENARIOS); do PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/molecule test -s $$scenario || exit 1; done
+	@$(MAKE) --no-print-directory molecule-lane SCENARIOS="$(MOLECULE_SHARED_HOSTS)" & shared=$$!; \
+	  $(MAKE) --no-print-directory molecule-lane SCENARIOS="$(MOLECULE_OWN_HOSTS)"; own=$$?; \
+	  wait $$shared; shared=$$?; \
+	  echo "make molecule: $(MOLECULE_SHARED_HOSTS): exit $$shared; $(MOLECULE_OWN_HOSTS): exit $$own"; \
+	  [ $$shared -eq 0 ] && [ $$own -eq 0 ]
+
+# One lane: SCENARIOS one after the other, stopping at the first that fails.
+molecule-lane: venv
+	@set -o pipefail; for scenario in $(SCENARIOS); do started=$$(date +%s); \
+	  PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/molecule test -s $$scenario 2>&1 | sed -u "s/^/$$scenario| /" || exit 1; \
+	  echo "molecule: scenario $$scenario took $$(( $$(date +%s) - started )) s"; done
 
 # The path users take: build the Galaxy tarball, install it offline, provision the lab from a separate infra repo.
 galaxy: venv images
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH lab/galaxy-install
 
-# Two lanes at once once the images exist: the Molecule scenarios (one after the other: they share container names),
+# Three lanes at once once the images exist: the two lanes of Molecule scenarios (lines prefixed with the scenario),
 # and everything else (lint, compat, unit, integration, then the Galaxy install, whose containers and network have
-# names of their own). The scenarios' lines are prefixed "molecule| "; the target fails when either lane fails.
+# names of their own). The target fails when any lane fails.
 test: venv images
-	@( set -o pipefail; $(MAKE) --no-print-directory molecule 2>&1 | sed -u 's/^/molecule| /' ) & scenarios=$$!; \
+	@$(MAKE) --no-print-directory molecule & scenarios=$$!; \
 	  $(MAKE) --no-print-directory lint compat unit integration galaxy; checks=$$?; \
 	  wait $$scenarios; scenarios_status=$$?; \
 	  echo "make test: lint, compat, unit, integration, galaxy: exit $$checks; molecule: exit $$scenarios_status"; \
@@ -78,8 +94,9 @@ test: venv images
 clean:
 	rm -rf $(VENV) tests/output
 
-# Local lab images pgops-lab:debian12/debian13 (debootstrap + docker import; cached by content hash), and their
-# -cached variants with PostgreSQL's .debs in apt's cache (the Molecule scenarios other than `default`).
+# Local lab images pgops-lab:debian12/debian13 (debootstrap + docker import; cached by content hash), and
+# pgops-lab:debian12-preinstalled with PostgreSQL's packages installed (the Molecule scenarios other than `default`
+# and `pg17`, which install from the mirror).
 images: venv
 	lab/build-images
 

@@ -1,6 +1,6 @@
 """Write the fault figures the Molecule scenarios recorded (tests/output/reliability/*.json) into docs/RELIABILITY.md.
 
-    make molecule            # or: molecule test -s switchover / faults / sync
+    make molecule            # or: molecule test -s operations / faults / sync
     .venv/bin/python bench/reliability_report.py
 
 Only the section between the "fault figures" markers is replaced; a missing record is reported as not run.
@@ -30,11 +30,11 @@ def load(name: str):
 
 def switchovers(rounds: list | None) -> list:
     if not rounds:
-        return ["Switchovers: not run (molecule test -s switchover)."]
+        return ["Switchovers: not run (molecule test -s operations)."]
     seconds = [entry["playbook_seconds"] for entry in rounds]
     gaps = [entry["longest_gap_seconds"] for entry in rounds]
     lines = [
-        "**%d consecutive switchovers** under a write load (`molecule test -s switchover`): %d acknowledged writes lost out of %d; "
+        "**%d consecutive switchovers** under a write load (`molecule test -s operations`): %d acknowledged writes lost out of %d; "
         "after each, exactly one primary and every other member streaming from it."
         % (len(rounds), sum(entry["lost"] for entry in rounds), sum(entry["acknowledged"] for entry in rounds)),
         "switchover.yml took %.1f s median (%.1f–%.1f s); the longest pause between acknowledged writes was %.2f s median, %.2f s at worst."

@@ -98,6 +98,36 @@ def primaries():
     return found
 
 
+def the_primary():
+    """The one member that runs as primary (the operations scenario's tests each start from where the last one left it)."""
+    found = primaries()
+    assert len(found) == 1, "expected exactly one primary, found %r" % found
+    return found[0]
+
+
+def next_member(name):
+    """The member after `name` in inventory order, round the circle (A→B→C→A)."""
+    return MEMBERS[(MEMBERS.index(name) + 1) % len(MEMBERS)]
+
+
+def network_address(container):
+    """The lab network a container is on and its address there, read from Docker (the scenario's own values)."""
+    output = subprocess.run(["docker", "inspect", container], capture_output=True, text=True, check=True).stdout
+    network, settings = next(iter(json.loads(output)[0]["NetworkSettings"]["Networks"].items()))
+    return network, settings["IPAddress"]
+
+
+def cut_off(container):
+    """Disconnect a container from its network; returns the function that connects it again with the same address."""
+    network, address = network_address(container)
+    subprocess.run(["docker", "network", "disconnect", network, container], check=True, capture_output=True)
+
+    def reconnect():
+        subprocess.run(["docker", "network", "connect", "--ip", address, network, container], check=True, capture_output=True)
+
+    return reconnect
+
+
 def wait_streaming_from(primary, standbys, timeout=60):
     deadline = time.monotonic() + timeout
     while True:
