@@ -113,6 +113,7 @@ def test_all_filters_exist():
         "cluster_status",
         "failover_choice",
         "failover_plan",
+        "input_check",
         "member_name",
         "needed_wal_gone",
         "pgpass_line",
