@@ -253,6 +253,7 @@ class ModuleRunner:
             os.environ,
             ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_PATH,
             ANSIBLE_NOCOLOR="1",
+            ANSIBLE_PIPELINING="True",
             ANSIBLE_LOCALHOST_WARNING="false",
             ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
             ANSIBLE_DEPRECATION_WARNINGS="false",
