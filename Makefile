@@ -81,10 +81,11 @@ molecule-lane: venv
 galaxy: venv images
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH lab/galaxy-install
 
-# Three lanes at once once the images exist: the two lanes of Molecule scenarios (lines prefixed with the scenario),
+# The venv and the lab images are made at once (downloads and unpacking, mostly), then three lanes run at once: the two lanes of Molecule scenarios (lines prefixed with the scenario),
 # and everything else (lint, compat, unit, integration, then the Galaxy install, whose containers and network have
 # names of their own). The target fails when any lane fails.
-test: venv images
+test:
+	@$(MAKE) --no-print-directory -j2 venv images
 	@$(MAKE) --no-print-directory molecule & scenarios=$$!; \
 	  $(MAKE) --no-print-directory lint compat unit integration galaxy; checks=$$?; \
 	  wait $$scenarios; scenarios_status=$$?; \
@@ -97,7 +98,7 @@ clean:
 # Local lab images pgops-lab:debian12/debian13 (debootstrap + docker import; cached by content hash), and
 # pgops-lab:debian12-preinstalled with PostgreSQL's packages installed (the Molecule scenarios other than `default`
 # and `pg17`, which install from the mirror).
-images: venv
+images:
 	lab/build-images
 
 demo: venv images
