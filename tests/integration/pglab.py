@@ -152,7 +152,9 @@ class Instance:
         last = None
         while time.monotonic() < deadline:
             try:
-                last = self.value(statement)
+                # No row yet (a standby not connected so far) is a value to wait past, not a failure.
+                rows = self.query(statement)
+                last = rows[0][0] if rows else None
                 if last == expected:
                     return last
             except psycopg.Error as error:
