@@ -43,3 +43,21 @@ def lsn_at_least(position: str | None, target: str) -> bool:
     if position is None:
         return False
     return parse_lsn(position) >= parse_lsn(target)
+
+
+# WAL segment (whole or partial) and timeline history file names start with their timeline, eight hex digits.
+_WAL_FILE_TIMELINE = re.compile(r"^([0-9A-F]{8})(?:[0-9A-F]{16}(?:\.partial)?|\.history)$")
+
+
+def newest_wal_timeline(names) -> int | None:
+    """The newest timeline among the names of pg_wal's files, or None when none is a WAL segment or history file."""
+    timelines = [int(match.group(1), 16) for match in (_WAL_FILE_TIMELINE.match(str(name)) for name in names or []) if match]
+    return max(timelines, default=None)
+
+
+def received_timeline(*known) -> int | None:
+    """The timeline a standby has received WAL on: the newest of what each source knows (the WAL receiver's, pg_wal's
+    files, the last checkpoint's). The checkpoint's alone is stale: it only moves at a restartpoint, which may come
+    minutes after a timeline switch; pg_wal holds the new timeline's history file and segments as soon as they arrive."""
+    timelines = [int(timeline) for timeline in known if timeline]
+    return max(timelines, default=None)

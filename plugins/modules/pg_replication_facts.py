@@ -81,7 +81,12 @@ ansible_facts:
           type: str
           sample: "7311542937438211073"
         timeline:
-          description: Timeline the server writes (primary), receives or replays (standby), or last checkpointed (stopped).
+          description:
+            - Timeline the server writes (primary), or has received WAL on (standby, stopped).
+            - For a standby and a stopped server, the newest of the WAL receiver's timeline, the timelines of the WAL
+              segments and history files in C(pg_wal), and the last checkpoint's. The checkpoint's alone would be stale
+              for minutes after a timeline switch (it moves only at a restartpoint), and a standby whose primary is gone
+              has no WAL receiver to ask.
           type: int
         server_version:
           description: Server version string (running only).
@@ -168,7 +173,12 @@ from ansible_collections.pgops.replication.plugins.module_utils.controldata impo
     read_controldata,
     running_postmaster_pid,
 )
-from ansible_collections.pgops.replication.plugins.module_utils.lsn import format_lsn, lsn_bytes_between
+from ansible_collections.pgops.replication.plugins.module_utils.lsn import (
+    format_lsn,
+    lsn_bytes_between,
+    newest_wal_timeline,
+    received_timeline,
+)
 from ansible_collections.pgops.replication.plugins.module_utils.postgres import (
     ConnectionFailed,
     connection_argument_spec,
@@ -259,6 +269,24 @@ def standby_signal(data_dir: str | None) -> bool | None:
     return os.path.exists(os.path.join(data_dir, "standby.signal"))
 
 
+WAL_NAMES_QUERY = "SELECT coalesce(array_agg(name), '{}') AS names FROM pg_ls_waldir()"
+
+
+def wal_file_names(connection) -> list:
+    """Names of the files in pg_wal; empty when this role may not list the directory."""
+    try:
+        return fetch_one(connection, WAL_NAMES_QUERY)["names"]
+    except psycopg.Error:
+        return []
+
+
+def wal_directory_names(data_dir: str) -> list:
+    try:
+        return os.listdir(os.path.join(data_dir, "pg_wal"))
+    except OSError:
+        return []
+
+
 ARCHIVE_READY_QUERY = "SELECT count(*) AS ready FROM pg_ls_dir('pg_wal/archive_status') AS name WHERE name LIKE '%.ready'"
 
 
@@ -331,7 +359,11 @@ def running_facts(connection, data_dir: str | None) -> dict:
             replay_lag_bytes=max(lag, 0) if lag is not None else None,
             replay_lag_seconds=standby["replay_lag_seconds"],
             wal_receiver=receiver,
-            timeline=receiver["received_tli"] if receiver and receiver["received_tli"] else server["checkpoint_timeline"],
+            timeline=received_timeline(
+                receiver["received_tli"] if receiver else None,
+                newest_wal_timeline(wal_file_names(connection)),
+                server["checkpoint_timeline"],
+            ),
         )
         reference_lsn = standby["received_lsn"] or standby["replayed_lsn"]
     else:
@@ -369,7 +401,7 @@ def stopped_facts(module, data_dir: str) -> dict:
         running=False,
         role="stopped" if controldata else "absent",
         system_identifier=controldata["system_identifier"] if controldata else None,
-        timeline=controldata["timeline"] if controldata else None,
+        timeline=received_timeline(newest_wal_timeline(wal_directory_names(data_dir)), controldata["timeline"]) if controldata else None,
         server_version=None,
         server_version_num=None,
         data_dir=data_dir,

@@ -274,6 +274,20 @@ class ModuleRunner:
         return result
 
 
+def follow_args(standby: Instance, upstream: Instance, **extra) -> dict:
+    """pg_follow's options that make `standby` stream from `upstream`."""
+    args = upstream.upstream(
+        data_dir=standby.data_dir,
+        replication_password="repl pass",
+        passfile=os.path.join(standby.home, "pgpass"),
+        application_name=standby.name,
+        login_port=standby.port,
+        login_unix_socket=standby.home,
+    )
+    args.update(extra)
+    return args
+
+
 def assert_clean_failure(result: dict, pattern: str) -> None:
     """The module failed through fail_json with a message matching `pattern`, not with a traceback."""
     assert result.get("failed") is True, result

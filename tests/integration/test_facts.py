@@ -1,6 +1,6 @@
 import os
 
-from pglab import BIN_DIR
+from pglab import BIN_DIR, follow_args
 
 MiB = 1024 * 1024
 DATABASES_SIZE = "SELECT sum(pg_database_size(oid))::bigint FROM pg_database"
@@ -115,3 +115,30 @@ def test_pending_restart_lists_settings_waiting_for_a_restart(lab, modules):
     primary.query("SELECT pg_reload_conf()")
     primary.wait_for("SELECT count(*) FROM pg_settings WHERE pending_restart", 1)
     assert facts_of(modules, primary)["pending_restart"] == ["max_wal_senders"]
+
+
+def test_a_standby_whose_primary_is_gone_reports_the_timeline_it_received(lab, modules):
+    old = lab.primary("old")
+    old.query("CREATE TABLE t (id int)")
+    new = lab.clone(old, "new", modules)
+    other = lab.clone(old, "other", modules)
+    old.wait_for("SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'", 2)
+    old.stop()
+    assert modules.run("pg_promote", dict(new.login(), checkpoint=True))["timeline_after"] == 2
+    assert modules.run("pg_follow", follow_args(other, new, wait_timeout=30))["streaming"] is True
+    new.query("INSERT INTO t SELECT generate_series(1, 1000)")
+    position = new.value("SELECT pg_current_wal_lsn()::text")
+    other.wait_for("SELECT pg_last_wal_receive_lsn() >= '%s'::pg_lsn" % position, True)
+    # No restartpoint has run on the new timeline yet: the last checkpoint still says timeline 1.
+    assert other.value("SELECT timeline_id FROM pg_control_checkpoint()") == 1
+    new.stop()
+    other.wait_for("SELECT count(*) FROM pg_stat_wal_receiver", 0)
+
+    running = facts_of(modules, other, data_dir=other.data_dir)
+    assert running["role"] == "standby" and running["wal_receiver"] is None
+    assert running["timeline"] == 2 and running["received_lsn"] == other.value("SELECT pg_last_wal_receive_lsn()::text")
+    # Crashed (no restartpoint at shutdown): pg_control is as stale, pg_wal is not.
+    other.kill()
+    crashed = facts_of(modules, other, data_dir=other.data_dir)
+    assert crashed["role"] == "stopped" and crashed["controldata"]["timeline"] == 1
+    assert crashed["timeline"] == 2

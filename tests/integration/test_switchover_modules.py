@@ -2,20 +2,7 @@
 
 import os
 
-from pglab import BIN_DIR, assert_clean_failure
-
-
-def follow_args(standby, upstream, **extra):
-    args = upstream.upstream(
-        data_dir=standby.data_dir,
-        replication_password="repl pass",
-        passfile=os.path.join(standby.home, "pgpass"),
-        application_name=standby.name,
-        login_port=standby.port,
-        login_unix_socket=standby.home,
-    )
-    args.update(extra)
-    return args
+from pglab import BIN_DIR, assert_clean_failure, follow_args
 
 
 def test_switchover_by_module_steps(lab, modules):

@@ -6,7 +6,9 @@ from ansible_collections.pgops.replication.plugins.module_utils.lsn import (
     format_lsn,
     lsn_at_least,
     lsn_bytes_between,
+    newest_wal_timeline,
     parse_lsn,
+    received_timeline,
 )
 
 
@@ -63,3 +65,28 @@ def test_at_least():
     assert lsn_at_least("1/0", "0/FFFFFFFF")
     assert not lsn_at_least("0/FFFFFFFF", "1/0")
     assert not lsn_at_least(None, "0/0")
+
+
+@pytest.mark.parametrize(
+    "names, timeline",
+    [
+        (["000000010000000000000003", "000000010000000000000004", "archive_status"], 1),
+        # After a switch: the new timeline's history file, then its segments (the last one may be partial).
+        (["000000010000000000000004", "00000002.history"], 2),
+        (["000000010000000000000004", "00000002.history", "00000002000000000000000A.partial"], 2),
+        (["0000000A0000000000000001", "000000090000000000000007"], 10),
+        ([], None),
+        (None, None),
+        (["archive_status", "RECOVERYXLOG", "00000002.history.tmp", "000000020000000000000001.backup", "xlogtemp.42"], None),
+    ],
+)
+def test_newest_wal_timeline_reads_segments_and_history_files(names, timeline):
+    assert newest_wal_timeline(names) == timeline
+
+
+def test_received_timeline_is_the_newest_known():
+    # The WAL receiver is gone (the primary died) and no restartpoint ran since the switch: pg_wal knows better.
+    assert received_timeline(None, 2, 1) == 2
+    assert received_timeline(3, 2, 1) == 3
+    assert received_timeline(None, None, 1) == 1
+    assert received_timeline(0, None, None) is None
