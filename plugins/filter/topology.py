@@ -30,6 +30,7 @@ needed_wal_gone = _filter(cluster.needed_wal_gone)
 switchover_checks = _filter(cluster.switchover_checks)
 site_plan = _filter(plans.site_plan)
 switchover_plan = _filter(plans.switchover_plan)
+switchover_abort_plan = _filter(plans.switchover_abort_plan)
 failover_plan = _filter(plans.failover_plan)
 rejoin_plan = _filter(plans.rejoin_plan)
 
@@ -43,6 +44,7 @@ class FilterModule:
             "needed_wal_gone": needed_wal_gone,
             "rejoin_plan": rejoin_plan,
             "site_plan": site_plan,
+            "switchover_abort_plan": switchover_abort_plan,
             "switchover_checks": switchover_checks,
             "switchover_plan": switchover_plan,
         }

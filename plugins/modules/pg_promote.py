@@ -41,7 +41,10 @@ options:
     type: bool
     default: false
   promote_timeout:
-    description: Seconds to wait for the promotion to finish.
+    description:
+      - Seconds to wait for the promotion to finish. When it has not finished by then, the module fails, reporting
+        RV(promotion_requested=true) and C(changed=true), since the request stays in force and the server may still
+        become a primary afterwards.
     type: int
     default: 60
 """
@@ -60,6 +63,14 @@ promoted:
   description: Whether this run promoted the server.
   returned: always
   type: bool
+promotion_requested:
+  description:
+    - Whether this run asked the server to promote (C(pg_promote) was called and did not refuse). Once asked, the
+      server goes on promoting even when the module fails because the promotion outlasted O(promote_timeout) or the
+      connection was lost. A caller must then treat the server as a primary, and never start another member as one.
+  returned: always
+  type: bool
+  version_added: 0.2.0
 gate_reached:
   description: Whether replay reached O(wait_for_lsn); null when no gate was given.
   returned: always
@@ -147,7 +158,8 @@ def main() -> None:
         if not state["in_recovery"]:
             lsn, timeline = primary_position(connection)
             module.exit_json(changed=False, promoted=False, gate_reached=None, timeline_before=timeline, timeline_after=timeline, lsn=lsn)
-        result = dict(promoted=False, gate_reached=None, timeline_before=state["timeline"], replayed_lsn=state["replayed_lsn"])
+        result = dict(promoted=False, promotion_requested=False, gate_reached=None)
+        result.update(timeline_before=state["timeline"], replayed_lsn=state["replayed_lsn"])
         if state["replay_paused"]:
             module.fail_json(msg="WAL replay is paused on this standby; resume it (pg_wal_replay_resume()) before promoting", **result)
         if module.check_mode:
@@ -171,15 +183,31 @@ def main() -> None:
                 )
         try:
             promoted = connection.execute("SELECT pg_promote(true, %s)", (params["promote_timeout"],)).fetchone()[0]
+        except psycopg.OperationalError as error:
+            # The connection went away during the call: whether the server received the request cannot be known.
+            result["promotion_requested"] = True
+            module.fail_json(
+                msg="the connection was lost during pg_promote (%s): the server may have received the request and may still become primary"
+                % str(error).strip(),
+                changed=True,
+                **result,
+            )
         except psycopg.Error as error:
+            # The server refused the call (permission, not in recovery): pg_promote removes its trigger file then.
             module.fail_json(msg="pg_promote failed: %s" % str(error).strip(), **result)
+        result["promotion_requested"] = True
         if not promoted:
-            module.fail_json(msg="promotion did not finish within %d seconds" % params["promote_timeout"], **result)
+            module.fail_json(
+                msg="promotion was requested but had not finished after %d seconds: the request stays in force, so the server may "
+                "still become primary" % params["promote_timeout"],
+                changed=True,
+                **result,
+            )
         try:
             # Assigning a transaction ID fails on a read-only server: this proves writes are accepted.
             connection.execute("SELECT pg_current_xact_id()")
         except psycopg.Error as error:
-            module.fail_json(msg="promoted, but the server does not accept writes: %s" % str(error).strip(), **result)
+            module.fail_json(msg="promoted, but the server does not accept writes: %s" % str(error).strip(), changed=True, **result)
         if params["checkpoint"]:
             # pg_rewind reads the source's timeline from pg_control, which only a checkpoint after promotion updates.
             connection.execute("CHECKPOINT")

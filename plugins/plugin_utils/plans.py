@@ -64,7 +64,7 @@ def site_plan(hosts, hostvars) -> dict:
             % (len(bootstrap), ", ".join(bootstrap) or "none")
         )
     if refusal is not None:
-        return _plan([refusal], refusal, False, [], primary=None, standbys=[], group_of={})
+        return _plan([refusal], refusal, False, [], primary=None, standbys=[], converge_first=[], group_of={})
     primary_host = running[0] if running else bootstrap[0]
     primary = next(member for member in members if member["host"] == primary_host)
     standbys = [member for member in members if member["host"] != primary_host]
@@ -75,6 +75,13 @@ def site_plan(hosts, hostvars) -> dict:
     ]
     lines += ["%d. %s" % (number, _site_standby_line(member, primary)) for number, member in enumerate(standbys, start=2)]
     lines.append("%d. verify: one primary, every other member streaming from it" % (len(standbys) + 2))
+    # A standby that runs as a copy of the primary's cluster has nothing to clone, so its configuration cannot wait on
+    # the primary's: both converge at once. A stopped one waits, since its start guard needs the primary running.
+    streaming_copies = [
+        member["host"]
+        for member in standbys
+        if member["facts"] is not None and member["facts"].get("role") == "standby" and _identifier(member) == _identifier(primary)
+    ]
     return _plan(
         [],
         None,
@@ -82,6 +89,7 @@ def site_plan(hosts, hostvars) -> dict:
         lines,
         primary=primary_host,
         standbys=[member["host"] for member in standbys],
+        converge_first=[primary_host] + streaming_copies,
         group_of={member["host"]: "pgops_primary" if member["host"] == primary_host else "pgops_standbys" for member in members},
     )
 
@@ -115,6 +123,34 @@ def switchover_plan(
             "7. verify: one primary, every other member streaming from it",
         ]
     return _plan([], None, checked["done"], lines, primary=old, candidate=new_primary, status=checked["status"])
+
+
+def switchover_abort_plan(plan: dict, candidate_facts, failure) -> dict:
+    """What the rescue of a failed downtime window does: start the old primary again only while the candidate is a
+    standby that was never asked to promote. Once pg_promote was called, the request stays in force even when the
+    module failed (a promotion slower than its wait, a lost connection): the candidate may become primary at any
+    moment, so the old primary stays fenced."""
+    if not isinstance(plan, dict) or not plan.get("primary") or not plan.get("candidate"):
+        raise PlanError("switchover_abort_plan needs the switchover plan, got %r" % (plan,))
+    old, candidate = plan["primary"], plan["candidate"]
+    failure = failure if isinstance(failure, dict) else {}
+    cause = failure.get("msg") or "unknown"
+    role = (candidate_facts or {}).get("role") if isinstance(candidate_facts, dict) else None
+    stays_fenced = (
+        "%s stays stopped with standby.signal, so there cannot be two primaries. Check %s, then run playbooks/status.yml and "
+        "playbooks/rejoin.yml -e rejoin_host=%s" % (old, candidate, old)
+    )
+    if failure.get("promotion_requested"):
+        message = "Switchover failed after %s was asked to promote (%s). %s" % (candidate, cause, stays_fenced)
+        return dict(restart_old_primary=False, candidate_role=role, message=message)
+    if role == "standby":
+        message = (
+            "Switchover aborted: %s did not replay the shutdown checkpoint of %s in time. %s runs as primary again and no "
+            "acknowledged write was lost. Cause: %s" % (candidate, old, old, cause)
+        )
+        return dict(restart_old_primary=True, candidate_role=role, message=message)
+    message = "Switchover failed after %s left recovery or could not be read (%s). %s" % (candidate, cause, stays_fenced)
+    return dict(restart_old_primary=False, candidate_role=role, message=message)
 
 
 def _unreachable_refusal(unreachable: list, candidate: str, size: int, isolation_fence: bool, isolation_timeout: int, wait: int) -> str:

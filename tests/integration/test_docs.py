@@ -119,6 +119,7 @@ def test_all_filters_exist():
         "pgpass_line",
         "rejoin_plan",
         "site_plan",
+        "switchover_abort_plan",
         "switchover_checks",
         "switchover_plan",
     ]

@@ -41,3 +41,31 @@ def test_paused_replay_is_refused(lab, modules):
     result = modules.run("pg_promote", standby.login())
     assert_clean_failure(result, r"WAL replay is paused")
     assert standby.value("SELECT pg_is_in_recovery()") is True
+
+
+def test_a_promotion_slower_than_its_timeout_is_reported_as_requested(lab, modules):
+    primary = lab.primary()
+    standby = lab.clone(primary, "standby1", modules)
+    primary.stop()
+    # A slow archive: at the end of recovery the startup process asks restore_command for the next WAL segment and
+    # for the history file of each newer timeline, so the promotion outlasts pg_promote's wait.
+    standby.append_config("restore_command = 'sleep 2; false'")
+    standby.query("SELECT pg_reload_conf()")
+    standby.wait_for("SELECT current_setting('restore_command')", "sleep 2; false")
+
+    result = modules.run("pg_promote", standby.login(promote_timeout=1))
+    assert_clean_failure(result, r"promotion was requested but had not finished after 1 seconds: the request stays in force")
+    assert result["changed"] is True and result["promotion_requested"] is True and result["promoted"] is False
+    # The request was not withdrawn: the server leaves recovery on its own, which is why no caller may start the old
+    # primary again once it has seen promotion_requested.
+    standby.wait_for("SELECT pg_is_in_recovery()", False, timeout=60)
+
+
+def test_a_refused_promotion_was_never_requested(lab, modules):
+    primary = lab.primary()
+    primary.query("CREATE ROLE watcher LOGIN IN ROLE pg_monitor")
+    standby = lab.clone(primary, "standby1", modules)
+    result = modules.run("pg_promote", standby.login(login_user="watcher"))
+    assert_clean_failure(result, r"pg_promote failed: .*permission denied")
+    assert result["changed"] is False and result["promotion_requested"] is False
+    assert standby.value("SELECT pg_is_in_recovery()") is True

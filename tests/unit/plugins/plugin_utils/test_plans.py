@@ -11,7 +11,13 @@ from ansible_collections.pgops.replication.plugins.plugin_utils.cluster import (
     judge_primaries,
     switchover_checks,
 )
-from ansible_collections.pgops.replication.plugins.plugin_utils.plans import failover_plan, rejoin_plan, site_plan, switchover_plan
+from ansible_collections.pgops.replication.plugins.plugin_utils.plans import (
+    failover_plan,
+    rejoin_plan,
+    site_plan,
+    switchover_abort_plan,
+    switchover_plan,
+)
 
 NODES = ["node1", "node2", "node3"]
 
@@ -136,7 +142,7 @@ def test_site_refuses_a_split_brain_and_different_clusters():
         and split["refusal"].startswith("Split brain: node1 and node2")
         and split["refusal"].endswith(" Nothing was changed.")
     )
-    assert split["lines"] == [] and split["group_of"] == {}
+    assert split["lines"] == [] and split["group_of"] == {} and split["converge_first"] == []
     foreign = site_plan(NODES, hostvars(node1=primary(), node2=standby(), node3=primary(system_identifier="9")))
     assert foreign["refused"] and "run as primary of different clusters" in foreign["refusal"]
 
@@ -156,6 +162,7 @@ def test_site_builds_the_bootstrap_primary_first_and_clones_the_others():
     assert not plan["refused"] and plan["refusal"] is None and not plan["done"]
     assert plan["primary"] == "node2" and plan["standbys"] == ["node1", "node3"]
     assert plan["group_of"] == dict(node1="pgops_standbys", node2="pgops_primary", node3="pgops_standbys")
+    assert plan["converge_first"] == ["node2"]
     assert plan["lines"] == [
         "1. no member runs as primary: build node2 as the primary (postgresql_role=primary)",
         "2. node1: clone from node2, then stream from it",
@@ -173,6 +180,15 @@ def test_site_keeps_the_running_primary_whatever_the_inventory_says():
         "2. node1: holds a copy of node2's cluster, no clone: follow node2",
         "3. node3: could not be inspected; converge it as a standby of node2",
     ]
+
+
+def test_site_converges_the_standbys_that_stream_as_copies_beside_the_primary():
+    assert site_plan(NODES, hostvars(**healthy()))["converge_first"] == ["node1", "node2", "node3"]
+    # Not beside it: a stopped copy (its start guard asks the running primary), another cluster, a member not inspected
+    # and a host with no cluster yet.
+    variables = hostvars(node1=primary(), node2=stopped(), node3=standby(system_identifier="7"))
+    assert site_plan(NODES, variables)["converge_first"] == ["node1"]
+    assert site_plan(NODES, hostvars(node1=primary(), node2=None, node3=absent()))["converge_first"] == ["node1"]
 
 
 def test_site_says_a_member_of_another_cluster_is_recloned_only_on_request():
@@ -197,6 +213,53 @@ def test_switchover_plan_lists_the_steps():
         "6. node3: follow node2 (reload)",
         "7. verify: one primary, every other member streaming from it",
     ]
+
+
+def test_switchover_abort_starts_the_old_primary_again_while_the_candidate_was_never_asked_to_promote():
+    plan = switchover_plan(NODES, hostvars(**healthy()), "node2")
+    gate = dict(msg="replay reached 0/4000000, not 0/5000028, within 30 seconds: not promoted", promotion_requested=False)
+    abort = switchover_abort_plan(plan, standby(), gate)
+    assert abort["restart_old_primary"] is True and abort["candidate_role"] == "standby"
+    assert abort["message"] == (
+        "Switchover aborted: node2 did not replay the shutdown checkpoint of node1 in time. node1 runs as primary again and no "
+        "acknowledged write was lost. Cause: replay reached 0/4000000, not 0/5000028, within 30 seconds: not promoted"
+    )
+    # The fence step failed: no promotion was ever asked for.
+    assert switchover_abort_plan(plan, standby(), dict(msg="pg_ctl stop failed"))["restart_old_primary"] is True
+
+
+@pytest.mark.parametrize(
+    "candidate, failure",
+    [
+        # Asked to promote, still promoting when read: it is a standby now and a primary any moment later.
+        (standby(), dict(msg="promotion was requested but had not finished after 60 seconds", promotion_requested=True)),
+        (None, dict(msg="the connection was lost during pg_promote", promotion_requested=True)),
+        (primary(), dict(msg="promoted, but the server does not accept writes", promotion_requested=True)),
+    ],
+)
+def test_switchover_abort_keeps_the_old_primary_fenced_once_promotion_was_asked(candidate, failure):
+    plan = switchover_plan(NODES, hostvars(**healthy()), "node2")
+    abort = switchover_abort_plan(plan, candidate, failure)
+    assert abort["restart_old_primary"] is False
+    assert abort["message"] == (
+        "Switchover failed after node2 was asked to promote (%s). node1 stays stopped with standby.signal, so there cannot be two "
+        "primaries. Check node2, then run playbooks/status.yml and playbooks/rejoin.yml -e rejoin_host=node1" % failure["msg"]
+    )
+
+
+@pytest.mark.parametrize("candidate", [primary(), stopped(), None])
+def test_switchover_abort_keeps_the_old_primary_fenced_when_the_candidate_is_no_standby(candidate):
+    plan = switchover_plan(NODES, hostvars(**healthy()), "node2")
+    abort = switchover_abort_plan(plan, candidate, dict(msg="the server left recovery while waiting"))
+    assert abort["restart_old_primary"] is False
+    failed = "Switchover failed after node2 left recovery or could not be read"
+    assert abort["message"].startswith(failed + " (the server left recovery while waiting). node1 stays stopped with standby.signal")
+    assert switchover_abort_plan(plan, candidate, None)["message"].startswith(failed + " (unknown).")
+
+
+def test_switchover_abort_needs_the_plan():
+    with pytest.raises(PlanError, match="switchover_abort_plan needs the switchover plan"):
+        switchover_abort_plan(dict(primary=None), standby(), {})
 
 
 def test_switchover_plan_in_a_cluster_of_two_has_no_other_standby():
