@@ -13,6 +13,9 @@ description:
     C(wal_log_hints) on the target, C(full_page_writes) on the source, the same cluster on both sides).
   - Runs C(pg_rewind) against the current primary; a target that was not shut down cleanly is recovered
     first by C(pg_rewind) itself.
+  - That crash recovery runs a single-user server, which refuses standby mode, so a fenced target's C(standby.signal)
+    (and C(recovery.signal)) waits under the suffix C(.pgops-rewind) while C(pg_rewind) runs and is put back
+    afterwards, whether it succeeded or not; a run stopped half-way has it put back by the next run.
   - C(pg_rewind) copies the source's configuration files that live in the data directory; the module puts
     the target's own files back afterwards, so its settings survive. With the Debian layout, give
     O(config_file) so C(pg_rewind) can start the target for crash recovery.
@@ -253,6 +256,27 @@ def restore_own_files(data_dir: str, saved: dict) -> None:
         os.chmod(path, mode)
 
 
+# A single-user server, which pg_rewind starts for crash recovery, refuses standby mode: the fence's signal files
+# wait under this suffix while it runs, and go back in place whatever happens.
+SIGNAL_FILES = ("standby.signal", "recovery.signal")
+ASIDE_SUFFIX = ".pgops-rewind"
+
+
+def put_signals_back(data_dir: str) -> None:
+    """Signal files set aside by this module, back in place (also those a run stopped half-way left aside)."""
+    for name in SIGNAL_FILES:
+        path = os.path.join(data_dir, name)
+        if os.path.exists(path + ASIDE_SUFFIX):
+            os.replace(path + ASIDE_SUFFIX, path)
+
+
+def set_signals_aside(data_dir: str) -> None:
+    for name in SIGNAL_FILES:
+        path = os.path.join(data_dir, name)
+        if os.path.exists(path):
+            os.replace(path, path + ASIDE_SUFFIX)
+
+
 def rewind_command(module, pg_rewind: str, data_dir: str, dry_run: bool) -> list:
     params = module.params
     command = [
@@ -306,6 +330,7 @@ def main() -> None:
     if pid is not None:
         module.fail_json(msg="a PostgreSQL server (PID %d) is running on %s: stop it before rewinding" % (pid, data_dir))
 
+    put_signals_back(data_dir)
     controldata = read_controldata(module, find_server_binary(module, "pg_controldata", params["bin_dir"], data_dir), data_dir)
     check_target(module, data_dir, controldata)
     check_source(module, controldata)
@@ -319,7 +344,14 @@ def main() -> None:
     else:
         command = rewind_command(module, pg_rewind, data_dir, dry_run=module.check_mode)
         saved = {} if module.check_mode else save_own_files(data_dir)
-        rc, output = run_rewind(module, command)
+        crash_recovery = not module.check_mode and not controldata["clean_shutdown"]
+        if crash_recovery:
+            set_signals_aside(data_dir)
+        try:
+            rc, output = run_rewind(module, command)
+        finally:
+            if crash_recovery:
+                put_signals_back(data_dir)
         if not module.check_mode:
             restore_own_files(data_dir, saved)
         result.update(command=command, output=output)

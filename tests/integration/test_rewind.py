@@ -85,6 +85,32 @@ def test_rewind_after_crash_with_config_outside_data_dir(lab, modules):
     assert_follows(old, new)
 
 
+def test_rewind_of_a_crashed_member_that_was_fenced(lab, modules):
+    # What rejoin.yml meets after a crash: the fence wrote standby.signal into a data directory that was not shut down
+    # cleanly. pg_rewind's crash recovery runs a single-user server, which refuses standby mode.
+    old, new = diverge(lab, modules)
+    old.kill()
+    fenced = modules.run("pg_shutdown", dict(data_dir=old.data_dir, fence=True, bin_dir=BIN_DIR))
+    assert fenced.get("failed") is not True and os.path.exists(os.path.join(old.data_dir, "standby.signal")), fenced
+
+    result = modules.run("pg_rewind", rewind_args(old, new))
+    assert result.get("failed") is not True and result["rewound"] is True, result.get("msg")
+    assert os.path.exists(os.path.join(old.data_dir, "standby.signal"))
+    old.start()
+    assert_follows(old, new)
+
+
+def test_a_failed_rewind_leaves_the_fence_in_place(lab, modules):
+    old, new = diverge(lab, modules)
+    old.kill()
+    modules.run("pg_shutdown", dict(data_dir=old.data_dir, fence=True, bin_dir=BIN_DIR))
+    # The single-user server of the crash recovery cannot start: pg_rewind fails while the fence is set aside.
+    old.append_config("shared_preload_libraries = 'pgops_no_such_library'")
+    result = modules.run("pg_rewind", rewind_args(old, new))
+    assert result["failed"] is True and result["rewound"] is False and "--single" in result["output"], result
+    assert sorted(name for name in os.listdir(old.data_dir) if "signal" in name) == ["standby.signal"]
+
+
 def test_rewind_refused_without_hints_or_checksums(lab, modules):
     old, new = diverge(lab, modules, checksums=False, wal_log_hints=False)
     old.stop()
