@@ -102,3 +102,11 @@ def running_postmaster_pid(data_dir: str) -> int | None:
     except PermissionError:
         return pid
     return pid
+
+
+def wal_directory_names(data_dir: str) -> list:
+    """Names of the files in the data directory's pg_wal; empty when it cannot be listed."""
+    try:
+        return os.listdir(os.path.join(data_dir, "pg_wal"))
+    except OSError:
+        return []

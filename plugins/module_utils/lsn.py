@@ -61,3 +61,14 @@ def received_timeline(*known) -> int | None:
     minutes after a timeline switch; pg_wal holds the new timeline's history file and segments as soon as they arrive."""
     timelines = [int(timeline) for timeline in known if timeline]
     return max(timelines, default=None)
+
+
+def timeline_history(text: str, timeline: int) -> list:
+    """The timelines a server on `timeline` descends from, its own last, from its history file's text (lines
+    'parent-timeline<TAB>switch-LSN<TAB>reason'; comments and blank lines ignored). Timeline 1 has no file."""
+    parents = []
+    for line in (text or "").splitlines():
+        fields = line.split()
+        if fields and not fields[0].startswith("#") and fields[0].isdigit():
+            parents.append(int(fields[0]))
+    return parents + [int(timeline)]

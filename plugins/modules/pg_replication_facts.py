@@ -172,6 +172,7 @@ from ansible_collections.pgops.replication.plugins.module_utils.controldata impo
     is_data_directory,
     read_controldata,
     running_postmaster_pid,
+    wal_directory_names,
 )
 from ansible_collections.pgops.replication.plugins.module_utils.lsn import (
     format_lsn,
@@ -277,13 +278,6 @@ def wal_file_names(connection) -> list:
     try:
         return fetch_one(connection, WAL_NAMES_QUERY)["names"]
     except psycopg.Error:
-        return []
-
-
-def wal_directory_names(data_dir: str) -> list:
-    try:
-        return os.listdir(os.path.join(data_dir, "pg_wal"))
-    except OSError:
         return []
 
 

@@ -63,6 +63,16 @@ options:
     description: Let C(pg_rewind) fetch missing WAL of the target with its C(restore_command) (C(--restore-target-wal)).
     type: bool
     default: false
+  allow_older_source:
+    description:
+      - Rewind even when the source does not descend from the target's timeline (the target is on a newer timeline,
+        or on a branch the source never had), which discards what the target wrote on that timeline.
+      - Without it the module refuses, with RV(rewind_possible=null) so that a playbook does not re-clone instead (a
+        re-clone from that source discards the same writes). The target's timeline is the newest of its last
+        checkpoint's and of the files in its C(pg_wal), the source's history is read from its C(pg_wal).
+    type: bool
+    default: false
+    version_added: 0.2.0
   bin_dir:
     description: Directory holding C(pg_rewind) and C(pg_controldata); found from the installed server packages when unset.
     type: path
@@ -131,12 +141,15 @@ from ansible_collections.pgops.replication.plugins.module_utils.controldata impo
     is_data_directory,
     read_controldata,
     running_postmaster_pid,
+    wal_directory_names,
 )
+from ansible_collections.pgops.replication.plugins.module_utils.lsn import newest_wal_timeline, received_timeline, timeline_history
 from ansible_collections.pgops.replication.plugins.module_utils.postgres import (
     ConnectionFailed,
     describe_target,
     fetch_one,
     find_server_binary,
+    psycopg,
     refuse_root,
     require_psycopg,
     try_connect,
@@ -163,8 +176,11 @@ IMPOSSIBLE_MARKERS = (
 SOURCE_QUERY = """
 SELECT (SELECT system_identifier::text FROM pg_control_system()) AS system_identifier,
        current_setting('full_page_writes') AS full_page_writes,
-       current_setting('server_version_num')::int AS server_version_num
+       current_setting('server_version_num')::int AS server_version_num,
+       CASE WHEN pg_is_in_recovery() THEN (SELECT timeline_id FROM pg_control_checkpoint())
+            ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END AS timeline
 """
+HISTORY_QUERY = "SELECT convert_from(pg_read_binary_file(%s), 'UTF8') AS history"
 
 
 def source_kwargs(params: dict) -> dict:
@@ -210,6 +226,13 @@ def check_source(module, controldata: dict) -> dict:
         )
     with connection:
         source = fetch_one(connection, SOURCE_QUERY)
+        source["history"] = [source["timeline"]]
+        if source["timeline"] > 1:
+            try:
+                text = fetch_one(connection, HISTORY_QUERY, ("pg_wal/%08X.history" % source["timeline"],))["history"]
+            except psycopg.Error:
+                text = None
+            source["history"] = timeline_history(text, source["timeline"]) if text is not None else None
     where = describe_target(kwargs)
     if source["system_identifier"] != controldata["system_identifier"]:
         impossible(
@@ -221,6 +244,20 @@ def check_source(module, controldata: dict) -> dict:
         impossible(module, "source %s: full_page_writes is off, and pg_rewind needs it on" % where)
     if source["server_version_num"] < 150000:
         module.fail_json(msg="source %s runs PostgreSQL %s; this module needs 15 or newer" % (where, source["server_version_num"]))
+    target_timeline = received_timeline(newest_wal_timeline(wal_directory_names(params["data_dir"])), controldata["timeline"])
+    # Without the history file (a role that may not read it) only the numbers compare: a newer one cannot descend.
+    descends = target_timeline in source["history"] if source["history"] is not None else target_timeline <= source["timeline"]
+    if not descends and not params["allow_older_source"]:
+        module.fail_json(
+            msg="target %s is on timeline %d, which the source %s (timeline %d) does not descend from: rewinding it, or re-cloning "
+            "it, would discard what it wrote on timeline %d. The source is probably a former primary started again after a "
+            "failover; make the member on the newest timeline the primary, or set allow_older_source=true to discard those writes"
+            % (params["data_dir"], target_timeline, where, source["timeline"], target_timeline),
+            rewound=False,
+            rewind_possible=None,
+            reason="the source does not descend from the target's timeline",
+            standby_config_changed=False,
+        )
     return source
 
 
@@ -313,6 +350,7 @@ def main() -> None:
         source_dbname=dict(type="str", default="postgres"),
         config_file=dict(type="path"),
         restore_target_wal=dict(type="bool", default=False),
+        allow_older_source=dict(type="bool", default=False),
         bin_dir=dict(type="path"),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)

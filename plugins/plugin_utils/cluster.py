@@ -46,7 +46,7 @@ def running_primaries(members: list) -> list:
     return [member for member in members if member["facts"] and member["facts"].get("role") == "primary"]
 
 
-def _joined(hosts: list) -> str:
+def joined_hosts(hosts: list) -> str:
     return hosts[0] if len(hosts) == 1 else "%s and %s" % (", ".join(hosts[:-1]), hosts[-1])
 
 
@@ -69,7 +69,7 @@ def judge_primaries(members: list) -> dict | None:
             hosts=shared,
             message="Split brain: %s %s run as primary of the same cluster. Decide which one holds the data to keep, stop the %s "
             "and rejoin %s (playbooks/rejoin.yml; docs/RUNBOOK.md, split brain)."
-            % (_joined(shared), "both" if pair else "all", "other" if pair else "others", "it" if pair else "them"),
+            % (joined_hosts(shared), "both" if pair else "all", "other" if pair else "others", "it" if pair else "them"),
         )
     hosts = [member["host"] for member in primaries]
     return dict(
@@ -78,7 +78,7 @@ def judge_primaries(members: list) -> dict | None:
         message="%s run as primary of different clusters (system identifiers %s). If one of them should become a standby and "
         "runs a cluster of its own (PostgreSQL was installed there before), stop that server, then run site.yml with "
         "-e standby_rebuild=true: it re-clones the host and keeps the old data directory aside."
-        % (_joined(hosts), ", ".join("%s: %s" % pair for pair in zip(hosts, identifiers))),
+        % (joined_hosts(hosts), ", ".join("%s: %s" % pair for pair in zip(hosts, identifiers))),
     )
 
 

@@ -17,6 +17,7 @@ from ansible_collections.pgops.replication.plugins.plugin_utils.cluster import (
     cluster_status,
     describe_members,
     failover_choice,
+    joined_hosts,
     judge_primaries,
     needed_wal_gone,
     running_primaries,
@@ -255,8 +256,16 @@ def rejoin_plan(hosts, hostvars, rejoin_host, rebuild: bool = False) -> dict:
     facts = member["facts"]
     others = [host for host in status["primaries"] if host != rejoin_host]
     values = dict(primary=None, facts=facts, status=status, foreign=False, wal_lost=False)
+    unreachable = [entry["host"] for entry in members if entry["facts"] is None and entry["host"] != rejoin_host]
     if facts is None:
         problem = "%s could not be inspected." % rejoin_host
+    elif unreachable:
+        # The primary this host should follow may be the one that does not answer, and the one that does a stale
+        # former primary: rejoining to it would discard the newer timeline's writes.
+        problem = (
+            "%s could not be inspected, and a rejoin changes a member only when every member answers (the real primary may "
+            "be the one that does not). Bring it back, or take it out of group postgres if it is gone for good." % joined_hosts(unreachable)
+        )
     elif len(others) > 1:
         # The host being rejoined may be one of two primaries (that is how a split brain ends), but the others must
         # leave exactly one to follow.
@@ -269,6 +278,14 @@ def rejoin_plan(hosts, hostvars, rejoin_host, rebuild: bool = False) -> dict:
         return _plan([problem], "Rejoin of %s refused, nothing was changed: %s" % (rejoin_host, problem), False, [], **values)
     primary = others[0]
     primary_member = next(entry for entry in members if entry["host"] == primary)
+    timeline, primary_timeline = facts.get("timeline"), (primary_member["facts"] or {}).get("timeline")
+    if _identifier(member) == _identifier(primary_member) and timeline and primary_timeline and timeline > primary_timeline:
+        problem = (
+            "%s is on timeline %d, newer than the primary %s's (%d): following %s would discard what %s wrote on timeline %d. "
+            "%s is probably a former primary started again after a failover: find which member holds the data to keep "
+            "(docs/RUNBOOK.md, split brain)." % (rejoin_host, timeline, primary, primary_timeline, primary, rejoin_host, timeline, primary)
+        )
+        return _plan([problem], "Rejoin of %s refused, nothing was changed: %s" % (rejoin_host, problem), False, [], **values)
     values.update(
         primary=primary,
         foreign=_identifier(member) not in (None, _identifier(primary_member)),

@@ -111,6 +111,30 @@ def test_a_failed_rewind_leaves_the_fence_in_place(lab, modules):
     assert sorted(name for name in os.listdir(old.data_dir) if "signal" in name) == ["standby.signal"]
 
 
+def test_rewind_refuses_to_take_a_newer_timeline_back_to_an_older_one(lab, modules):
+    # The old primary, stopped, came back writable on timeline 1 after its standby had been promoted to timeline 2 and
+    # committed there: rewinding the promoted member from it would discard that commit.
+    old = lab.primary("old")
+    old.query("CREATE TABLE t (id int, origin text)")
+    new = lab.clone(old, "new", modules)
+    new.wait_for("SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'", 1)
+    old.stop()
+    new.query("SELECT pg_promote(true, 60)")
+    new.query("INSERT INTO t VALUES (1, 'committed on timeline 2')")
+    old.start()
+    old.query("INSERT INTO t VALUES (2, 'stale primary')")
+    new.stop()
+    before = sorted(os.listdir(new.data_dir))
+
+    result = modules.run("pg_rewind", rewind_args(new, old, application_name="new"))
+    assert_clean_failure(result, r"is on timeline 2, which the source .* \(timeline 1\) does not descend from")
+    # Not "impossible": a re-clone from that source would discard the commit just the same.
+    assert result["rewind_possible"] is None and result["rewound"] is False
+    assert sorted(os.listdir(new.data_dir)) == before
+    new.start()
+    assert new.value("SELECT origin FROM t WHERE id = 1") == "committed on timeline 2"
+
+
 def test_rewind_refused_without_hints_or_checksums(lab, modules):
     old, new = diverge(lab, modules, checksums=False, wal_log_hints=False)
     old.stop()

@@ -9,6 +9,7 @@ from ansible_collections.pgops.replication.plugins.module_utils.lsn import (
     newest_wal_timeline,
     parse_lsn,
     received_timeline,
+    timeline_history,
 )
 
 
@@ -90,3 +91,10 @@ def test_received_timeline_is_the_newest_known():
     assert received_timeline(3, 2, 1) == 3
     assert received_timeline(None, None, 1) == 1
     assert received_timeline(0, None, None) is None
+
+
+def test_timeline_history_lists_the_ancestors_then_the_timeline():
+    text = "1\t0/30000A0\tno recovery target specified\n\n# a comment\n2\t0/5000060\tno recovery target specified\n"
+    assert timeline_history(text, 3) == [1, 2, 3]
+    assert timeline_history("", 1) == [1]
+    assert timeline_history(None, 1) == [1]

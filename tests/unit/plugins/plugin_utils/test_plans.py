@@ -447,6 +447,32 @@ def test_rejoin_needs_the_host_inspected_and_one_primary_besides_it(variables, r
     assert plan["primary"] is None and plan["lines"] == [] and not plan["done"]
 
 
+@pytest.mark.parametrize("down", [["node3"], ["node1", "node3"]])
+def test_rejoin_refuses_while_a_member_does_not_answer(down):
+    # With node1 down too, node3's answer is not there to say which primary is real: nothing to rejoin to yet.
+    variables = rejoined(node2=stopped())
+    for host in down:
+        variables[host] = {}
+    plan = rejoin_plan(NODES, variables, "node2")
+    assert plan["refused"] and plan["lines"] == []
+    assert plan["refusal"] == (
+        "Rejoin of node2 refused, nothing was changed: %s could not be inspected, and a rejoin changes a member only when "
+        "every member answers (the real primary may be the one that does not). Bring it back, or take it out of group "
+        "postgres if it is gone for good." % " and ".join(down)
+    )
+
+
+def test_rejoin_refuses_to_follow_a_primary_on_an_older_timeline():
+    plan = rejoin_plan(NODES, rejoined(node1=primary(timeline=1), node2=stopped(timeline=2)), "node2")
+    assert plan["refused"] and plan["lines"] == [] and plan["primary"] is None
+    assert plan["refusal"].startswith(
+        "Rejoin of node2 refused, nothing was changed: node2 is on timeline 2, newer than the primary node1's (1): following "
+        "node1 would discard what node2 wrote on timeline 2."
+    )
+    # The usual rejoin: a former primary on the older timeline.
+    assert not rejoin_plan(NODES, rejoined(node1=primary(timeline=2), node2=stopped(timeline=1)), "node2")["refused"]
+
+
 def test_rejoin_of_a_host_that_is_no_member_is_a_mistake():
     with pytest.raises(PlanError, match="rejoin_host node9 is not a member"):
         rejoin_plan(NODES, rejoined(), "node9")
