@@ -56,9 +56,17 @@ def site_plan(hosts, hostvars) -> dict:
     running = [member["host"] for member in running_primaries(members)]
     bootstrap = [member["host"] for member in members if str(hostvars[member["host"]].get("postgresql_role") or "") == "primary"]
     verdict = judge_primaries(members)
+    uninspected = [member["host"] for member in members if member["facts"] is None]
     refusal = None
     if verdict is not None:
         refusal = verdict["message"] + " Nothing was changed."
+    elif not running and uninspected:
+        # The member that does not answer may be the running primary: building one now would make a second.
+        refusal = (
+            "No member that answered runs as primary, and %s could not be inspected: it may be the primary. Nothing was "
+            "changed. Bring it back (or take it out of group postgres if it is gone for good), then run site.yml again."
+            % joined_hosts(uninspected)
+        )
     elif not running and len(bootstrap) != 1:
         refusal = (
             "No member runs as primary, and %d hosts have postgresql_role=primary (%s): set it on exactly one host of group postgres."

@@ -157,6 +157,25 @@ def test_site_needs_exactly_one_bootstrap_primary_while_no_member_runs_as_primar
     assert plan["problems"] == [plan["refusal"]] and plan["primary"] is None
 
 
+@pytest.mark.parametrize("down", [["node1"], ["node1", "node3"]])
+def test_site_builds_no_primary_while_a_member_does_not_answer(down):
+    # node1 may be the running primary, cut off from the controller: the inventory's bootstrap mark must not win.
+    variables = hostvars(bootstrap("node2"), node1=absent(), node2=stopped(), node3=standby(upstream="node1"))
+    for host in down:
+        variables[host].pop("ansible_facts")
+    plan = site_plan(NODES, variables)
+    assert plan["refused"] and plan["primary"] is None and plan["converge_first"] == []
+    assert plan["refusal"] == (
+        "No member that answered runs as primary, and %s could not be inspected: it may be the primary. Nothing was changed. "
+        "Bring it back (or take it out of group postgres if it is gone for good), then run site.yml again." % " and ".join(down)
+    )
+
+
+def test_site_converges_the_running_primary_while_a_standby_does_not_answer():
+    plan = site_plan(NODES, hostvars(node1=primary(), node2=standby(), node3=None))
+    assert not plan["refused"] and plan["primary"] == "node1" and plan["converge_first"] == ["node1", "node2"]
+
+
 def test_site_builds_the_bootstrap_primary_first_and_clones_the_others():
     plan = site_plan(NODES, hostvars(bootstrap("node2"), node1=absent(), node2=absent(), node3=absent()))
     assert not plan["refused"] and plan["refusal"] is None and not plan["done"]
