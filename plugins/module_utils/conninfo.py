@@ -150,6 +150,20 @@ def rewrite_config_text(text: str, settings: dict) -> str:
     return "\n".join(lines) + "\n" if lines else ""
 
 
+def mask_config_passwords(text: str) -> str:
+    """postgresql.conf-style text with the password of every primary_conninfo masked, for a diff shown to people."""
+    lines = []
+    for line in text.splitlines():
+        match = _CONF_LINE.match(line)
+        if match and not line.lstrip().startswith("#") and match.group(1).lower() == "primary_conninfo":
+            conninfo = _unquote_config_value(match.group(3))
+            masked = mask_conninfo_password(conninfo)
+            if masked != conninfo:
+                line = "%s = %s" % (match.group(1), quote_config_value(masked))
+        lines.append(line)
+    return "\n".join(lines) + "\n" if lines else ""
+
+
 def escape_passfile_field(value) -> str:
     return str(value).replace("\\", "\\\\").replace(":", "\\:")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from ansible_collections.pgops.replication.plugins.module_utils.conninfo import MASK
 from ansible_collections.pgops.replication.plugins.module_utils.postgres import (
+    MAX_INT4,
     connect,
     connection_argument_spec,
     fetch_one,
@@ -36,10 +37,15 @@ def validate(module) -> None:
         module.fail_json(msg="name must be 1 to %d bytes long, got %r" % (MAX_NAME_LENGTH, name))
     if name.startswith("pg_"):
         module.fail_json(msg="name %r is reserved: role names starting with pg_ belong to PostgreSQL" % name)
-    if params["conn_limit"] < -1:
-        module.fail_json(msg="conn_limit must be -1 (no limit) or a number of connections, got %d" % params["conn_limit"])
+    if not -1 <= params["conn_limit"] <= MAX_INT4:
+        module.fail_json(
+            msg="conn_limit must be -1 (no limit) or a number of connections up to %d, got %d" % (MAX_INT4, params["conn_limit"])
+        )
     if params["password"] is not None and params["password"] == "":
         module.fail_json(msg="password must not be empty")
+    # libpq ends every string at a NUL: a role given such a password could never log in with it.
+    if params["password"] is not None and "\x00" in params["password"]:
+        module.fail_json(msg="password must not contain a NUL character (no client can send it)")
     if params["state"] == "absent" and params["password"] is not None:
         module.fail_json(msg="password makes no sense with state=absent")
 

@@ -57,11 +57,17 @@ def validate_port(module, value, option: str) -> None:
         module.fail_json(msg="%s must be a TCP port between 1 and 65535, got %s" % (option, value))
 
 
+# The largest value of PostgreSQL's int4 and of the C int its tools parse their numeric options into.
+MAX_INT4 = 2147483647
+
+
 def validate_positive(module, value, option: str, allow_zero: bool = False) -> None:
     if value is None:
         return
     if value < 0 or (value == 0 and not allow_zero):
         module.fail_json(msg="%s must be %s, got %s" % (option, "zero or more" if allow_zero else "greater than zero", value))
+    if value > MAX_INT4:
+        module.fail_json(msg="%s must be at most %d, got %s" % (option, MAX_INT4, value))
 
 
 def validate_connection_params(module) -> None:

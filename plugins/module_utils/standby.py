@@ -9,6 +9,7 @@ import socket
 
 from ansible_collections.pgops.replication.plugins.module_utils.conninfo import (
     build_conninfo,
+    mask_config_passwords,
     read_text,
     rewrite_config_text,
     rewrite_passfile_text,
@@ -71,6 +72,11 @@ def validate_upstream(module) -> None:
     passfile_directory = os.path.dirname(os.path.abspath(params["passfile"]))
     if not os.path.isdir(passfile_directory):
         module.fail_json(msg="passfile %s: directory %s does not exist" % (params["passfile"], passfile_directory))
+    if os.path.isdir(params["passfile"]):
+        module.fail_json(msg="passfile %s is a directory, not a file" % params["passfile"])
+    # The file is replaced through a new file beside it: the directory itself must be writable.
+    if params["replication_password"] is not None and not os.access(passfile_directory, os.W_OK | os.X_OK):
+        module.fail_json(msg="passfile %s: directory %s is not writable by this user" % (params["passfile"], passfile_directory))
     if params["replication_password"] is None and not os.path.isfile(params["passfile"]):
         module.fail_json(
             msg="replication_password is not set and passfile %s does not exist: give the replication password" % params["passfile"]
@@ -151,5 +157,11 @@ def write_standby_config(params: dict, data_dir: str, check_mode: bool) -> dict:
     return {
         "changed": config_changed or signal_created,
         "config_file": config_path,
-        "diff": {"before": before, "after": after, "before_header": config_path, "after_header": config_path},
+        # A primary_conninfo written by hand may hold a password: the diff never shows it.
+        "diff": {
+            "before": mask_config_passwords(before),
+            "after": mask_config_passwords(after),
+            "before_header": config_path,
+            "after_header": config_path,
+        },
     }

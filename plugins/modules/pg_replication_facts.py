@@ -425,6 +425,8 @@ def main() -> None:
     validate_connection_params(module)
     validate_bin_dir(module)
     data_dir = module.params["data_dir"]
+    if data_dir is not None and os.path.exists(data_dir) and not os.path.isdir(data_dir):
+        module.fail_json(msg="data_dir %s is not a directory" % data_dir)
     if data_dir is not None and not is_absent(data_dir) and not is_data_directory(data_dir):
         module.fail_json(msg="data_dir %s is not a PostgreSQL data directory (no PG_VERSION or global/pg_control)" % data_dir)
     try:

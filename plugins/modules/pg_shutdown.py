@@ -42,7 +42,9 @@ options:
     type: int
     default: 60
   fence:
-    description: Leave C(standby.signal) in the data directory, so the server starts only as a read-only standby.
+    description:
+      - Leave C(standby.signal) in the data directory, so the server starts only as a read-only standby.
+      - It is written before the stop (after the CHECKPOINT), so a stop that fails still leaves the fence in place.
     type: bool
     default: false
   checkpoint:
@@ -158,7 +160,12 @@ def stop(module, data_dir: str) -> None:
     command = [pg_ctl, "stop", "-D", data_dir, "-m", params["mode"], "-w", "-t", str(params["timeout"])]
     rc, out, err = module.run_command(command)
     if rc != 0:
-        module.fail_json(msg="%s failed: %s" % (" ".join(command), (err or out).strip()), was_running=True)
+        module.fail_json(
+            msg="%s failed: %s" % (" ".join(command), (err or out).strip()),
+            was_running=True,
+            changed=True,
+            fenced=os.path.exists(os.path.join(data_dir, "standby.signal")),
+        )
 
 
 def checkpoint(module) -> None:
@@ -204,12 +211,14 @@ def main() -> None:
         module.exit_json(**result)
     if was_running and module.params["checkpoint"]:
         checkpoint(module)
+    # The fence before the stop: a stop that fails half-way (pg_ctl gave up, whether the server stopped or not) still
+    # leaves a data directory that can only start as a standby.
+    if needs_signal:
+        leave_standby_signal(data_dir)
     if was_running:
         started = time.monotonic()
         stop(module, data_dir)
         result["duration_seconds"] = round(time.monotonic() - started, 3)
-    if needs_signal:
-        leave_standby_signal(data_dir)
     pg_controldata = find_server_binary(module, "pg_controldata", module.params["bin_dir"], data_dir)
     controldata = read_controldata(module, pg_controldata, data_dir)
     result.update(

@@ -93,3 +93,18 @@ def test_shutdown_fences_a_crashed_server_without_failing(lab, modules):
     assert os.path.exists(os.path.join(primary.data_dir, "standby.signal"))
     primary.start()
     assert primary.value("SELECT pg_is_in_recovery()") is True
+
+
+def test_follow_diff_never_shows_a_hand_made_password(lab, modules):
+    primary = lab.primary()
+    standby = lab.clone(primary, "standby", modules)
+    # What a hand-run guide leaves: the password inside primary_conninfo.
+    standby.append_config(
+        "primary_conninfo = 'host=127.0.0.1 port=%d user=replicator password=''hand s3cret'''" % primary.port,
+        path=os.path.join(standby.data_dir, "postgresql.auto.conf"),
+    )
+    result = modules.run("pg_follow", follow_args(standby, primary, wait_timeout=30), diff=True)
+    assert result.get("failed") is not True and result["changed"] is True, result.get("msg")
+    # The diff is printed (and left out of the stored result): every line of it is in the output.
+    assert "primary_conninfo" in result["_output"] and "********" in result["_output"], result["_output"]
+    assert "hand s3cret" not in result["_output"] and "hand s3cret" not in str(result)

@@ -8,6 +8,7 @@ from ansible_collections.pgops.replication.plugins.module_utils.conninfo import 
     ConninfoSyntaxError,
     build_conninfo,
     escape_passfile_field,
+    mask_config_passwords,
     mask_conninfo_password,
     parse_conninfo,
     quote_config_value,
@@ -152,3 +153,16 @@ def test_write_private_file(tmp_path):
 
 def test_read_text_missing(tmp_path):
     assert read_text(str(tmp_path / "none")) == ""
+
+
+def test_mask_config_passwords_in_a_hand_made_primary_conninfo():
+    lines = [
+        "# primary_conninfo = 'password=commented'",
+        "work_mem = '8MB'",
+        "primary_conninfo = 'host=db1 user=replicator password=''hand s3cret'''",
+        "primary_slot_name = 'db2'",
+    ]
+    masked = mask_config_passwords("\n".join(lines) + "\n").splitlines()
+    assert masked[2] == "primary_conninfo = 'host=db1 user=replicator password=''********'''"
+    assert [masked[0], masked[1], masked[3]] == [lines[0], lines[1], lines[3]]
+    assert mask_config_passwords("") == ""
