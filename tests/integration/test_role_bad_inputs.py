@@ -38,7 +38,17 @@ CASES = [
     (
         "postgresql",
         dict(postgresql_hba_entries=[dict(type="host", database="all", user="all", address="0.0.0.0/0", method="scram-sha-256")]),
-        r"postgresql_hba_entries must not open the server to every address",
+        r"postgresql_hba_entries must not open the server to too many hosts .*: address 0.0.0.0/0 is wider than /8",
+    ),
+    (
+        "postgresql",
+        dict(postgresql_hba_entries=[dict(type="host", database="appdb", user="app", address="0.0.0.0/1", method="scram-sha-256")]),
+        r"address 0.0.0.0/1 is wider than /8 \(2,147,483,648 addresses\)",
+    ),
+    (
+        "postgresql",
+        dict(postgresql_hba_entries=[dict(type="host", database="appdb", user="app", address="samenet", method="scram-sha-256")]),
+        r"address samenet matches every address of every subnet the server is on",
     ),
     (
         "postgresql",
