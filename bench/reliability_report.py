@@ -92,7 +92,7 @@ def sync_failover(result: dict | None) -> list:
     if not result:
         return ["Synchronous failover: not run (molecule test -s sync)."]
     return [
-        "**Synchronous replication (ANY 1), primary killed under writes** (`molecule test -s sync`): failover.yml promoted "
+        "**Synchronous replication (quorum: ANY 1 of 3), primary killed under writes** (`molecule test -s sync`): failover.yml promoted "
         "%(new_primary)s; of %(acknowledged_before_the_kill)d writes acknowledged before the kill, %(lost)d were lost; "
         "%(acknowledged_after)d more were acknowledged by the new primary." % result
     ]

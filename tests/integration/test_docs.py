@@ -123,6 +123,7 @@ def test_all_filters_exist():
         "switchover_abort_plan",
         "switchover_checks",
         "switchover_plan",
+        "synchronous_standby_names",
     ]
 
 

@@ -32,8 +32,13 @@ BASES = {
 CASES = [
     ("postgresql", dict(postgresql_port="fivefour"), r"postgresql_port.*int"),
     ("postgresql", dict(postgresql_port=70000), r"postgresql_port must be a TCP port \(got 70000\)"),
-    ("postgresql", dict(postgresql_synchronous="SOME 1"), r"postgresql_synchronous must be off, 'FIRST n' or 'ANY n'.*got 'SOME 1'"),
-    ("postgresql", dict(postgresql_synchronous="ANY 1"), r"with n below the number of members \(1\), got 'ANY 1'"),
+    (
+        "postgresql",
+        dict(postgresql_synchronous="SOME 1"),
+        r"postgresql_synchronous must be off, quorum \(with 2 members or more\).*got 'SOME 1'",
+    ),
+    ("postgresql", dict(postgresql_synchronous="ANY 1"), r"with n below the number\s+of members \(1\), got 'ANY 1'"),
+    ("postgresql", dict(postgresql_synchronous="quorum"), r"quorum \(with 2 members or more\).*\(1\), got 'quorum'"),
     ("postgresql", dict(postgresql_member_name="Node-1"), r"postgresql_member_name must be 1 to 63 lower-case.*got 'Node-1'"),
     (
         "postgresql",

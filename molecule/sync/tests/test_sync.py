@@ -67,7 +67,7 @@ def test_commit_waits_without_standbys():
 
 
 def test_failover_to_a_synchronous_standby_loses_no_acknowledged_write():
-    """Kill the primary under writes and fail over: with ANY 1, every acknowledged commit is on a standby already."""
+    """Kill the primary under writes and fail over: with quorum (ANY 1 of 3), every acknowledged commit is on a standby already."""
     load = writer().start()
     time.sleep(5)
     subprocess.run(["docker", "kill", PRIMARY], check=True, capture_output=True)
