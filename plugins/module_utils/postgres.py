@@ -140,6 +140,17 @@ def fetch_one(connection, query, params=None) -> dict:
     return {column.name: value for column, value in zip(cursor.description, row)}
 
 
+WAL_NAMES_QUERY = "SELECT coalesce(array_agg(name), '{}') AS names FROM pg_ls_waldir()"
+
+
+def wal_file_names(connection) -> list:
+    """Names of the files in the server's pg_wal; empty when this role may not list the directory."""
+    try:
+        return fetch_one(connection, WAL_NAMES_QUERY)["names"]
+    except psycopg.Error:
+        return []
+
+
 def fetch_all(connection, query, params=None) -> list:
     cursor = connection.execute(query, params)
     names = [column.name for column in cursor.description]

@@ -99,7 +99,13 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pgops.replication.plugins.module_utils.lsn import InvalidLsn, lsn_at_least, parse_lsn
+from ansible_collections.pgops.replication.plugins.module_utils.lsn import (
+    InvalidLsn,
+    lsn_at_least,
+    newest_wal_timeline,
+    parse_lsn,
+    received_timeline,
+)
 from ansible_collections.pgops.replication.plugins.module_utils.postgres import (
     connect,
     connection_argument_spec,
@@ -107,6 +113,7 @@ from ansible_collections.pgops.replication.plugins.module_utils.postgres import 
     psycopg,
     require_psycopg,
     validate_positive,
+    wal_file_names,
 )
 
 POLL_SECONDS = 0.05
@@ -114,7 +121,8 @@ STANDBY_QUERY = """
 SELECT pg_is_in_recovery() AS in_recovery,
        pg_last_wal_replay_lsn()::text AS replayed_lsn,
        CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() END AS replay_paused,
-       coalesce((SELECT received_tli FROM pg_stat_wal_receiver), (SELECT timeline_id FROM pg_control_checkpoint())) AS timeline
+       (SELECT received_tli FROM pg_stat_wal_receiver) AS receiver_timeline,
+       (SELECT timeline_id FROM pg_control_checkpoint()) AS checkpoint_timeline
 """
 PRIMARY_QUERY = "SELECT pg_current_wal_lsn()::text AS lsn, pg_walfile_name(pg_current_wal_lsn()) AS wal_file"
 
@@ -124,10 +132,19 @@ def primary_position(connection) -> tuple:
     return row["lsn"], int(row["wal_file"][:8], 16)
 
 
+def standby_state(connection) -> dict:
+    state = fetch_one(connection, STANDBY_QUERY)
+    # The same rule as pg_replication_facts: the checkpoint's timeline alone lags a switch by up to a restartpoint.
+    state["timeline"] = received_timeline(
+        state["receiver_timeline"], newest_wal_timeline(wal_file_names(connection)), state["checkpoint_timeline"]
+    )
+    return state
+
+
 def wait_for_replay(connection, target: str, timeout: int) -> dict:
     deadline = time.monotonic() + timeout
     while True:
-        state = fetch_one(connection, STANDBY_QUERY)
+        state = standby_state(connection)
         if not state["in_recovery"] or lsn_at_least(state["replayed_lsn"], target) or time.monotonic() >= deadline:
             return state
         time.sleep(POLL_SECONDS)
@@ -154,7 +171,7 @@ def main() -> None:
     validate_positive(module, params["promote_timeout"], "promote_timeout")
     connection = connect(module)
     with connection:
-        state = fetch_one(connection, STANDBY_QUERY)
+        state = standby_state(connection)
         if not state["in_recovery"]:
             lsn, timeline = primary_position(connection)
             module.exit_json(changed=False, promoted=False, gate_reached=None, timeline_before=timeline, timeline_after=timeline, lsn=lsn)

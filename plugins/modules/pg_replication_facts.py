@@ -192,6 +192,7 @@ from ansible_collections.pgops.replication.plugins.module_utils.postgres import 
     try_connect,
     validate_bin_dir,
     validate_connection_params,
+    wal_file_names,
 )
 
 REPLICATION_SETTINGS = [
@@ -268,17 +269,6 @@ def standby_signal(data_dir: str | None) -> bool | None:
     except OSError:
         return None
     return os.path.exists(os.path.join(data_dir, "standby.signal"))
-
-
-WAL_NAMES_QUERY = "SELECT coalesce(array_agg(name), '{}') AS names FROM pg_ls_waldir()"
-
-
-def wal_file_names(connection) -> list:
-    """Names of the files in pg_wal; empty when this role may not list the directory."""
-    try:
-        return fetch_one(connection, WAL_NAMES_QUERY)["names"]
-    except psycopg.Error:
-        return []
 
 
 ARCHIVE_READY_QUERY = "SELECT count(*) AS ready FROM pg_ls_dir('pg_wal/archive_status') AS name WHERE name LIKE '%.ready'"
