@@ -21,7 +21,7 @@ $(VENV)/.installed: $(REQUIREMENTS)
 
 lint: venv
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check plugins tests bench molecule
+	$(VENV)/bin/ruff format --check plugins roles tests bench molecule
 	$(VENV)/bin/ansible-lint
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/antsibull-docs lint-collection-docs --plugin-docs $(COLLECTION_LINK)
 	$(VENV)/bin/antsibull-changelog lint

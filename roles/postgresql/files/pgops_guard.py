@@ -1,0 +1,465 @@
+#!/usr/bin/python3
+# Copyright: (c) 2026, pgops.replication contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""pgops guard: the majority rule of one PostgreSQL member, run by systemd, never resident.
+
+  pgops_guard.py start CONFIG   before every start of the server (ExecStartPre of its unit)
+  pgops_guard.py watch CONFIG   every few seconds (a systemd timer), acting only on a running primary
+
+A member votes for a primary while it streams from it. A primary keeps running only while a majority of the
+members, itself included, vote for it; after `isolation_timeout` seconds in a minority it stops with
+standby.signal, and it stops at once when another member runs as primary on a newer timeline of the same cluster.
+A server about to start as primary first needs a majority of the members answering as standbys of its cluster on
+its timeline or an older one; it waits up to `start_timeout` seconds for that, then starts read-only with
+standby.signal. No member running as primary elsewhere is ever joined by a second one. Both rules hold once the
+member has seen a majority vote for it ("armed", kept across reboots): a primary built before its standbys stays up.
+
+CONFIG is the JSON file the postgresql role writes. The program runs as the server's OS user; every connection is
+made by libpq from keyword arguments, and a peer is judged by the outcome of the connection, never by error text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field, replace
+
+START = "start"
+STANDBY = "standby"
+WAIT = "wait"
+OK = "ok"
+IDLE = "idle"
+MINORITY = "minority"
+FENCE = "fence"
+
+SEGMENT_NAME = re.compile(r"^([0-9A-F]{8})[0-9A-F]{16}$")
+HISTORY_NAME = re.compile(r"^([0-9A-F]{8})\.history$")
+
+
+@dataclass(frozen=True)
+class Peer:
+    name: str
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
+class PeerAnswer:
+    """What one peer said over a replication connection; `answered` is False when no session was opened."""
+
+    name: str
+    answered: bool
+    primary: bool = False
+    system: str | None = None
+    timeline: int | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class GuardState:
+    """What survives between runs and reboots: whether this cluster (`system`) has seen a majority vote for this
+    member, since when it is in a minority, and the last status reply time each voter sent."""
+
+    system: str | None = None
+    armed: bool = False
+    minority_since: float | None = None
+    replies: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    action: str
+    reason: str
+    state: GuardState
+
+
+def majority(votes: int, members: int) -> bool:
+    return 2 * votes > members
+
+
+def majority_size(members: int) -> int:
+    return members // 2 + 1
+
+
+def _same_cluster(answer: PeerAnswer, system: str | None) -> bool:
+    return answer.system is not None and answer.system == system
+
+
+def start_verdict(system: str | None, timeline: int | None, answers: list, members: int, state: GuardState) -> Verdict:
+    """Whether a server about to start without standby.signal may start as primary (START), must start read-only
+    (STANDBY), or must wait for more members to answer (WAIT)."""
+    primaries = [answer for answer in answers if answer.answered and answer.primary and _same_cluster(answer, system)]
+    if primaries:
+        found = primaries[0]
+        return Verdict(
+            STANDBY,
+            "%s runs as primary of this cluster (timeline %s), so this server starts read-only as a standby" % (found.name, found.timeline),
+            state,
+        )
+    armed = state.armed and state.system == system and members >= 3
+    if not armed:
+        return Verdict(START, "no other member runs as primary of this cluster", state)
+    voters = [
+        answer.name
+        for answer in answers
+        if answer.answered
+        and not answer.primary
+        and _same_cluster(answer, system)
+        and answer.timeline is not None
+        and timeline is not None
+        and answer.timeline <= timeline
+    ]
+    votes = 1 + len(voters)
+    if majority(votes, members):
+        return Verdict(START, "%d of %d members agree (itself, %s)" % (votes, members, ", ".join(voters)), state)
+    return Verdict(WAIT, _start_shortfall(answers, voters, votes, members, system, timeline), state)
+
+
+def _start_shortfall(answers: list, voters: list, votes: int, members: int, system: str | None, timeline: int | None) -> str:
+    reasons = []
+    for answer in answers:
+        if answer.name in voters:
+            continue
+        if not answer.answered:
+            reasons.append("%s does not answer (%s)" % (answer.name, answer.error or "no session"))
+        elif not _same_cluster(answer, system):
+            reasons.append("%s holds another cluster (system identifier %s)" % (answer.name, answer.system))
+        else:
+            reasons.append("%s is on timeline %s, newer than this server's %s" % (answer.name, answer.timeline, timeline))
+    return "%d of %d members agree, a majority needs %d: %s" % (votes, members, majority_size(members), "; ".join(reasons))
+
+
+def fresh_voters(streaming: dict, state: GuardState) -> list:
+    """The members streaming from this server whose last status reply is new since the previous tick."""
+    return sorted(name for name, reply in streaming.items() if reply is not None and state.replies.get(name) != reply)
+
+
+def watch_verdict(
+    primary: bool,
+    system: str | None,
+    timeline: int | None,
+    streaming: dict,
+    answers: list,
+    members: int,
+    state: GuardState,
+    now: float,
+    timeout: float,
+) -> Verdict:
+    """What a member does at one tick of its timer. `streaming` maps each member streaming from this server to the
+    time of its last status reply; a member votes when that reply is newer than the one seen at the previous tick
+    (the clocks of two hosts are never compared). `answers` are the peers' own answers, asked only in a minority."""
+    if not primary or members < 3:
+        return Verdict(
+            IDLE, "not a primary" if not primary else "fewer than three members", replace(state, minority_since=None, replies={})
+        )
+    if state.system != system:
+        state = GuardState(system=system)
+    newer = [
+        answer
+        for answer in answers
+        if answer.answered
+        and answer.primary
+        and _same_cluster(answer, system)
+        and answer.timeline is not None
+        and timeline is not None
+        and answer.timeline > timeline
+    ]
+    if newer:
+        return Verdict(
+            FENCE,
+            "%s runs as primary on timeline %d, newer than this server's %d" % (newer[0].name, newer[0].timeline, timeline),
+            replace(state, minority_since=None, replies={}),
+        )
+    voters = fresh_voters(streaming, state)
+    votes = 1 + len(voters)
+    state = replace(state, replies={name: reply for name, reply in streaming.items() if reply is not None})
+    if majority(votes, members):
+        return Verdict(
+            OK,
+            "%d of %d members vote for this primary (itself, %s)" % (votes, members, ", ".join(voters)),
+            replace(state, armed=True, minority_since=None),
+        )
+    if not state.armed:
+        return Verdict(OK, "%d of %d members vote for this primary; the fence arms once a majority has" % (votes, members), state)
+    since = state.minority_since if state.minority_since is not None else now
+    held = now - since
+    if held >= timeout:
+        return Verdict(
+            FENCE,
+            "only %d of %d members voted for this primary (a majority needs %d) for %d s"
+            % (votes, members, majority_size(members), int(held)),
+            replace(state, minority_since=None, replies={}),
+        )
+    return Verdict(
+        MINORITY,
+        "%d of %d members vote for this primary; it stops in %d s unless a majority returns" % (votes, members, int(timeout - held)),
+        replace(state, minority_since=since),
+    )
+
+
+def timeline_of_files(names: list) -> int | None:
+    """The newest timeline a data directory holds: its WAL segments' and history files' names."""
+    timelines = []
+    for name in names:
+        found = SEGMENT_NAME.match(name) or HISTORY_NAME.match(name)
+        if found:
+            timelines.append(int(found.group(1), 16))
+    return max(timelines) if timelines else None
+
+
+def parse_controldata(text: str) -> dict:
+    values = {}
+    for line in text.splitlines():
+        key, separator, value = line.partition(":")
+        if separator:
+            values[key.strip()] = value.strip()
+    return values
+
+
+# Everything below touches the host: configuration, files, connections, systemd.
+
+
+@dataclass(frozen=True)
+class Config:
+    member: str
+    data_dir: str
+    bin_dir: str
+    port: int
+    socket_dir: str
+    peers: tuple
+    replication_user: str
+    passfile: str
+    state_file: str
+    isolation_timeout: int
+    start_timeout: int
+    connect_timeout: int = 2
+    local_user: str = "postgres"
+    sslmode: str = ""
+    sslrootcert: str = ""
+
+    @property
+    def members(self) -> int:
+        return len(self.peers) + 1
+
+
+def load_config(path: str) -> Config:
+    with open(path, encoding="utf-8") as handle:
+        raw = json.load(handle)
+    peers = tuple(Peer(str(peer["name"]), str(peer["host"]), int(peer["port"])) for peer in raw.pop("peers"))
+    return Config(peers=peers, **raw)
+
+
+def load_state(path: str) -> GuardState:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            raw = json.load(handle)
+        return GuardState(
+            system=raw.get("system"),
+            armed=bool(raw.get("armed")),
+            minority_since=raw.get("minority_since"),
+            replies=dict(raw.get("replies") or {}),
+        )
+    except (OSError, ValueError):
+        return GuardState()
+
+
+def save_state(path: str, state: GuardState) -> None:
+    new = "%s.new" % path
+    with open(new, "w", encoding="utf-8") as handle:
+        json.dump({"system": state.system, "armed": state.armed, "minority_since": state.minority_since, "replies": state.replies}, handle)
+    os.replace(new, path)
+
+
+def log(message: str) -> None:
+    print("pgops guard: %s" % message, file=sys.stderr, flush=True)
+
+
+def peer_connection_kwargs(config: Config, peer: Peer) -> dict:
+    kwargs = dict(
+        host=peer.host,
+        port=peer.port,
+        user=config.replication_user,
+        passfile=config.passfile,
+        dbname="replication",
+        replication="true",
+        application_name="pgops-guard",
+        connect_timeout=config.connect_timeout,
+        sslmode=config.sslmode or None,
+        sslrootcert=config.sslrootcert or None,
+    )
+    return {key: value for key, value in kwargs.items() if value is not None}
+
+
+def ask_peer(config: Config, peer: Peer) -> PeerAnswer:
+    import psycopg  # pylint: disable=import-outside-toplevel
+
+    try:
+        with psycopg.connect(autocommit=True, cursor_factory=psycopg.ClientCursor, **peer_connection_kwargs(config, peer)) as connection:
+            in_hot_standby = connection.execute("SHOW in_hot_standby").fetchone()[0]
+            system, timeline = connection.execute("IDENTIFY_SYSTEM").fetchone()[:2]
+    except psycopg.Error as error:
+        return PeerAnswer(peer.name, False, error=str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__)
+    return PeerAnswer(peer.name, True, primary=_text(in_hot_standby) == "off", system=_text(system), timeline=int(timeline))
+
+
+def _text(value) -> str:
+    # A replication session leaves text columns undecoded.
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def ask_peers(config: Config) -> list:
+    """Every peer at once; one that has not answered by the deadline (name resolution included) did not answer."""
+    answers: dict = {}
+
+    def ask(peer: Peer) -> None:
+        answers[peer.name] = ask_peer(config, peer)
+
+    threads = [threading.Thread(target=ask, args=(peer,), daemon=True) for peer in config.peers]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + config.connect_timeout + 2
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return [
+        answers.get(peer.name, PeerAnswer(peer.name, False, error="no answer within %d s" % (config.connect_timeout + 2)))
+        for peer in config.peers
+    ]
+
+
+def local_connection(config: Config):
+    import psycopg  # pylint: disable=import-outside-toplevel
+
+    return psycopg.connect(
+        host=config.socket_dir, port=config.port, user=config.local_user, dbname="postgres", connect_timeout=5, autocommit=True
+    )
+
+
+def stopped_server_identity(config: Config) -> tuple:
+    """The system identifier and newest timeline of the data directory of a server that is not running."""
+    completed = subprocess.run(
+        [os.path.join(config.bin_dir, "pg_controldata"), "-D", config.data_dir],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=dict(os.environ, LC_ALL="C"),
+    )
+    values = parse_controldata(completed.stdout) if completed.returncode == 0 else {}
+    timelines = [int(values["Latest checkpoint's TimeLineID"])] if values.get("Latest checkpoint's TimeLineID", "").isdigit() else []
+    try:
+        from_files = timeline_of_files(os.listdir(os.path.join(config.data_dir, "pg_wal")))
+    except OSError:
+        from_files = None
+    if from_files is not None:
+        timelines.append(from_files)
+    return values.get("Database system identifier"), (max(timelines) if timelines else None)
+
+
+def write_standby_signal(config: Config) -> None:
+    path = os.path.join(config.data_dir, "standby.signal")
+    with open(path, "a", encoding="utf-8"):
+        pass
+    os.chmod(path, 0o600)
+
+
+def run_start(config: Config) -> int:
+    if not os.path.exists(os.path.join(config.data_dir, "PG_VERSION")) or os.path.exists(os.path.join(config.data_dir, "standby.signal")):
+        return 0
+    system, timeline = stopped_server_identity(config)
+    state = load_state(config.state_file)
+    deadline = time.monotonic() + config.start_timeout
+    waited = False
+    while True:
+        verdict = start_verdict(system, timeline, ask_peers(config), config.members, state)
+        if verdict.action == START:
+            if waited:
+                log("starting as primary: %s" % verdict.reason)
+            save_state(config.state_file, replace(state, minority_since=None))
+            return 0
+        if verdict.action == STANDBY:
+            write_standby_signal(config)
+            log("%s; run the rejoin playbook (pgops.replication.rejoin) to make it follow the primary" % verdict.reason)
+            return 0
+        if time.monotonic() >= deadline:
+            write_standby_signal(config)
+            log(
+                "starting read-only with standby.signal after waiting %d s for a majority: %s. Once the members agree, the "
+                "failover playbook (pgops.replication.failover) chooses the primary" % (config.start_timeout, verdict.reason)
+            )
+            return 0
+        if not waited:
+            log("waiting up to %d s before starting as primary: %s" % (config.start_timeout, verdict.reason))
+            waited = True
+        time.sleep(2)
+
+
+def local_primary_state(config: Config) -> tuple:
+    """(primary, system identifier, timeline, {member: last reply time}) of the running server; (False, ...) when it
+    does not run or does not answer."""
+    import psycopg  # pylint: disable=import-outside-toplevel
+
+    try:
+        with local_connection(config) as connection:
+            in_recovery, system = connection.execute(
+                "SELECT pg_is_in_recovery(), system_identifier::text FROM pg_control_system()"
+            ).fetchone()
+            if in_recovery:
+                return False, system, None, {}
+            walfile = connection.execute("SELECT pg_walfile_name(pg_current_wal_lsn())").fetchone()[0]
+            rows = connection.execute(
+                "SELECT application_name, reply_time::text FROM pg_stat_replication WHERE state IN ('streaming', 'catchup')"
+            ).fetchall()
+    except psycopg.Error:
+        return False, None, None, {}
+    names = {peer.name for peer in config.peers}
+    return True, system, int(walfile[:8], 16), {name: reply for name, reply in rows if name in names}
+
+
+def fence(config: Config, reason: str) -> None:
+    write_standby_signal(config)
+    log("%s: stopping this primary, standby.signal left in place; run the rejoin playbook (pgops.replication.rejoin)" % reason)
+    # A fast stop refuses new sessions and ends the running ones at once; -W: the stop's end (the walsenders' last
+    # WAL) is not waited for here.
+    subprocess.run(
+        [os.path.join(config.bin_dir, "pg_ctl"), "stop", "-D", config.data_dir, "-m", "fast", "-W"], capture_output=True, check=False
+    )
+
+
+def run_watch(config: Config) -> int:
+    if os.path.exists(os.path.join(config.data_dir, "standby.signal")):
+        primary, system, timeline, streaming = False, None, None, {}
+    else:
+        primary, system, timeline, streaming = local_primary_state(config)
+    state = load_state(config.state_file)
+    now = time.time()
+    verdict = watch_verdict(primary, system, timeline, streaming, [], config.members, state, now, config.isolation_timeout)
+    if verdict.action == MINORITY:
+        # A newer primary elsewhere means a majority left this one: ask the peers, only in a minority.
+        verdict = watch_verdict(
+            primary, system, timeline, streaming, ask_peers(config), config.members, state, now, config.isolation_timeout
+        )
+    if verdict.action == FENCE:
+        fence(config, verdict.reason)
+    elif verdict.action == MINORITY and state.minority_since is None:
+        log(verdict.reason)
+    if verdict.state != state:
+        save_state(config.state_file, verdict.state)
+    return 0
+
+
+def main(argv: list | None = None) -> int:
+    parser = argparse.ArgumentParser(description="pgops guard: the majority rule of one PostgreSQL member")
+    parser.add_argument("command", choices=["start", "watch"])
+    parser.add_argument("config")
+    arguments = parser.parse_args(argv)
+    config = load_config(arguments.config)
+    return run_start(config) if arguments.command == "start" else run_watch(config)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

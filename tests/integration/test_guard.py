@@ -1,0 +1,204 @@
+"""The guard program (roles/postgresql/files/pgops_guard.py) run for real, as the server's OS user with the host's
+Python and psycopg, against servers on loopback: its probes, the majority rule of a running primary, and the rule
+before a start."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+import time
+
+import pytest
+from pglab import BIN_DIR, MODULE_PYTHON, chown_to_server_user, follow_args, run_as_server_user
+
+GUARD = os.path.join(os.path.dirname(__file__), "..", "..", "roles", "postgresql", "files", "pgops_guard.py")
+spec = importlib.util.spec_from_file_location("pgops_guard", GUARD)
+guard = importlib.util.module_from_spec(spec)
+sys.modules["pgops_guard"] = guard
+spec.loader.exec_module(guard)
+
+TIMEOUT = 3
+
+
+def cluster(lab, modules, standbys=("b", "c")):
+    primary = lab.primary("a")
+    members = [primary]
+    for name in standbys:
+        member = lab.clone(primary, name, modules)
+        # One status reply a second: the primary counts a standby's vote by a reply newer than at its last tick.
+        member.query("ALTER SYSTEM SET wal_receiver_status_interval = '1s'")
+        member.query("SELECT pg_reload_conf()")
+        members.append(member)
+    for member in members[1:]:
+        primary.wait_for("SELECT string_agg(state, ',') FROM pg_stat_replication WHERE application_name = '%s'" % member.name, "streaming")  # noqa: S608 (a test's own name)
+    return members
+
+
+def write_config(member, members, **overrides) -> str:
+    passfile = os.path.join(member.home, "guard.pgpass")
+    with open(passfile, "w") as handle:
+        for other in members:
+            handle.write("127.0.0.1:%d:replication:replicator:%s\n" % (other.port, members[0].replication_password))
+    os.chmod(passfile, 0o600)
+    chown_to_server_user(passfile)
+    config = dict(
+        member=member.name,
+        data_dir=member.data_dir,
+        bin_dir=BIN_DIR,
+        port=member.port,
+        socket_dir=member.home,
+        peers=[dict(name=other.name, host="127.0.0.1", port=other.port) for other in members if other is not member],
+        replication_user="replicator",
+        passfile=passfile,
+        state_file=os.path.join(member.home, "guard-state.json"),
+        isolation_timeout=TIMEOUT,
+        start_timeout=TIMEOUT,
+    )
+    config.update(overrides)
+    path = os.path.join(member.home, "guard.json")
+    with open(path, "w") as handle:
+        json.dump(config, handle)
+    chown_to_server_user(path)
+    return path
+
+
+def run_guard(command: str, config: str):
+    return run_as_server_user([MODULE_PYTHON, GUARD, command, config])
+
+
+def state_of(member) -> dict:
+    with open(os.path.join(member.home, "guard-state.json")) as handle:
+        return json.load(handle)
+
+
+def signal_of(member) -> bool:
+    return os.path.exists(os.path.join(member.data_dir, "standby.signal"))
+
+
+def wait_stopped(member, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while member.running():
+        assert time.monotonic() < deadline, "%s still runs" % member.name
+        time.sleep(0.2)
+
+
+def tick_until(member, config, action_seen, timeout: float = 20.0):
+    """Run the watch once a second, as the timer does, until `action_seen()` holds."""
+    deadline = time.monotonic() + timeout
+    while not action_seen():
+        assert time.monotonic() < deadline, "the watch never acted; state: %s" % state_of(member)
+        run_guard("watch", config)
+        time.sleep(1)
+
+
+def test_probes_tell_a_primary_a_standby_a_stopped_server_and_a_name_that_does_not_resolve(lab, modules):
+    a, b, c = cluster(lab, modules)
+    c.stop()
+    config = guard.load_config(write_config(a, [a, b, c], peers=[]))
+    answer_a = guard.ask_peer(config, guard.Peer("a", "127.0.0.1", a.port))
+    system = str(a.value("SELECT system_identifier FROM pg_control_system()"))
+    assert answer_a == guard.PeerAnswer("a", True, primary=True, system=system, timeline=1)
+    assert guard.ask_peer(config, guard.Peer("b", "127.0.0.1", b.port)) == guard.PeerAnswer(
+        "b", True, primary=False, system=system, timeline=1
+    )
+    assert not guard.ask_peer(config, guard.Peer("c", "127.0.0.1", c.port)).answered
+    started = time.monotonic()
+    lost = guard.ask_peer(config, guard.Peer("d", "pgops-no-such-member.invalid", 5432))
+    assert not lost.answered and lost.error
+    assert time.monotonic() - started < config.connect_timeout + 3
+
+
+def test_a_primary_left_in_a_minority_stops_itself_with_standby_signal(lab, modules):
+    a, b, c = cluster(lab, modules)
+    config = write_config(a, [a, b, c])
+    tick_until(a, config, lambda: state_of(a)["armed"] if os.path.exists(os.path.join(a.home, "guard-state.json")) else False)
+    assert a.running() and not signal_of(a)
+    b.stop()
+    c.stop()
+    started = time.monotonic()
+    tick_until(a, config, lambda: signal_of(a))
+    wait_stopped(a)
+    assert time.monotonic() - started >= TIMEOUT
+    assert state_of(a)["armed"] and state_of(a)["minority_since"] is None
+
+
+def test_one_standby_is_enough_in_three_members(lab, modules):
+    a, b, c = cluster(lab, modules)
+    config = write_config(a, [a, b, c])
+    tick_until(a, config, lambda: os.path.exists(os.path.join(a.home, "guard-state.json")) and state_of(a)["armed"])
+    c.stop()
+    for _ in range(TIMEOUT + 3):
+        run_guard("watch", config)
+        time.sleep(1)
+    assert a.running() and not signal_of(a)
+    assert state_of(a)["minority_since"] is None
+
+
+def test_a_primary_that_sees_a_newer_primary_stops_at_once(lab, modules):
+    a, b, c = cluster(lab, modules)
+    config = write_config(a, [a, b, c], isolation_timeout=3600)
+    tick_until(a, config, lambda: os.path.exists(os.path.join(a.home, "guard-state.json")) and state_of(a)["armed"])
+    c.stop()
+    b.query("SELECT pg_promote()")
+    b.wait_for("SELECT pg_is_in_recovery()", False)
+    b.wait_for("SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)", "00000002")
+    completed = run_guard("watch", config)
+    assert signal_of(a)
+    wait_stopped(a)
+    assert "b runs as primary on timeline 2, newer than this server's 1" in completed.stderr
+
+
+def test_start_as_primary_with_a_majority_then_wait_and_start_read_only_without_one(lab, modules):
+    a, b, c = cluster(lab, modules)
+    config = write_config(a, [a, b, c])
+    tick_until(a, config, lambda: os.path.exists(os.path.join(a.home, "guard-state.json")) and state_of(a)["armed"])
+    a.stop()
+    started = time.monotonic()
+    run_guard("start", config)
+    assert time.monotonic() - started < 2
+    assert not signal_of(a)
+    b.stop()
+    c.stop()
+    started = time.monotonic()
+    completed = run_guard("start", config)
+    assert time.monotonic() - started >= TIMEOUT
+    assert signal_of(a)
+    assert "starting read-only with standby.signal after waiting 3 s for a majority: 1 of 3 members agree" in completed.stderr
+
+
+def test_start_read_only_when_another_member_runs_as_primary(lab, modules):
+    a, b, c = cluster(lab, modules)
+    config = write_config(a, [a, b, c])
+    a.stop()
+    b.query("SELECT pg_promote()")
+    b.wait_for("SELECT pg_is_in_recovery()", False)
+    completed = run_guard("start", config)
+    assert signal_of(a)
+    assert "b runs as primary of this cluster" in completed.stderr
+
+
+def test_start_waits_while_the_standbys_follow_a_newer_timeline(lab, modules):
+    a, b, c = cluster(lab, modules)
+    config = write_config(a, [a, b, c])
+    tick_until(a, config, lambda: os.path.exists(os.path.join(a.home, "guard-state.json")) and state_of(a)["armed"])
+    a.stop()
+    b.query("SELECT pg_promote()")
+    b.wait_for("SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)", "00000002")
+    # c follows b on timeline 2; b itself is cut off from a (stopped here).
+    assert modules.run("pg_follow", follow_args(c, b, wait_timeout=30))["streaming"] is True
+    c.wait_for("SELECT received_tli FROM pg_stat_wal_receiver", 2)
+    b.stop()
+    completed = run_guard("start", config)
+    assert signal_of(a)
+    assert "c is on timeline 2, newer than this server's 1" in completed.stderr
+
+
+@pytest.mark.parametrize("command", ["start", "watch"])
+def test_a_standby_is_left_alone(lab, modules, command):
+    a, b, c = cluster(lab, modules)
+    config = write_config(b, [a, b, c])
+    run_guard(command, config)
+    assert b.running()
+    assert not os.path.exists(os.path.join(b.home, "guard-state.json")) or not state_of(b)["armed"]
