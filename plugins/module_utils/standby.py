@@ -139,14 +139,14 @@ def standby_config_path(params: dict, data_dir: str) -> str:
     return params["standby_config_file"] or os.path.join(data_dir, "postgresql.auto.conf")
 
 
-def write_standby_config(params: dict, data_dir: str, check_mode: bool) -> dict:
-    """Make `data_dir` start as a standby of the primary in `params`; returns what changed and a diff."""
+def write_standby_config(params: dict, data_dir: str, check_mode: bool, settings: dict | None = None) -> dict:
+    """Make `data_dir` start as a standby of the primary in `params`, or with `settings` in its standby configuration
+    instead (an empty primary_conninfo follows no primary); returns what changed and a diff."""
     config_path = standby_config_path(params, data_dir)
     before = read_text(config_path)
-    after = rewrite_config_text(
-        before,
-        {"primary_conninfo": primary_conninfo(params), "primary_slot_name": params["slot_name"]},
-    )
+    if settings is None:
+        settings = {"primary_conninfo": primary_conninfo(params), "primary_slot_name": params["slot_name"]}
+    after = rewrite_config_text(before, settings)
     config_changed = write_private_file(config_path, after, check_mode) if before != after else False
     signal_path = os.path.join(data_dir, "standby.signal")
     signal_created = not os.path.exists(signal_path)

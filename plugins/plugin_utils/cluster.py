@@ -12,6 +12,8 @@ from ansible_collections.pgops.replication.plugins.plugin_utils.members import m
 
 CRITICAL = "critical"
 WARNING = "warning"
+UNREACHABLE = "no facts: the host cannot be reached"
+SILENT = "no facts: the host answers but its server does not (pg_replication_facts failed there); it may still run as primary"
 TABLE_FORMAT = "%-14s %-8s %-4s %-12s %-10s %-9s %-7s %-9s %s"
 
 
@@ -37,6 +39,8 @@ def describe_members(hosts, hostvars) -> list:
                 port=int(variables.get("postgresql_port") or 5432),
                 priority=int(variables.get("postgresql_failover_priority") or 0),
                 facts=dict(facts) if facts else None,
+                # Inspected over SSH (tasks/inspect.yml published its identity), whether or not its server answered.
+                reached=bool(facts) or bool(variables.get("postgresql_host_reached")),
             )
         )
     return members
@@ -207,7 +211,7 @@ def cluster_status(hosts, hostvars, max_lag_bytes: int = 16 * 1024 * 1024, max_l
         )
         rows.append(row)
         if facts is None:
-            _problem(problems, host, CRITICAL, "reachable", "no facts: the host is unreachable or pg_replication_facts failed on it")
+            _problem(problems, host, CRITICAL, "reachable", SILENT if member["reached"] else UNREACHABLE)
             continue
         receiver = facts.get("wal_receiver") or {}
         row.update(

@@ -162,11 +162,12 @@ def switchover_abort_plan(plan: dict, candidate_facts, failure) -> dict:
     return dict(restart_old_primary=False, candidate_role=role, message=message)
 
 
-def _unreachable_refusal(unreachable: list, candidate: str, size: int, isolation_fence: bool, isolation_timeout: int, wait: int) -> str:
-    if isolation_fence:
+def _unreachable_refusal(unreachable: list, candidate: str, size: int, guarded: bool, isolation_timeout: int, wait: int) -> str:
+    if guarded:
         fence = (
-            "With three members or more, a primary cut off from every other member stops itself after %d s (isolation fence): "
-            "the failover waits %d s for that before promoting." % (isolation_timeout, wait)
+            "With three members or more, the failover first makes every standby it reaches stop following any primary, so "
+            "that a primary still running out of reach is left in a minority and stops itself within %d s (isolation fence, "
+            "postgresql_isolation_timeout=%d): it waits that long before promoting." % (wait, isolation_timeout)
         )
     elif size >= 3:
         fence = "The isolation fence is off (postgresql_isolation_fence=false): nothing stops a cut-off primary."
@@ -174,11 +175,50 @@ def _unreachable_refusal(unreachable: list, candidate: str, size: int, isolation
         fence = "With two members there is no isolation fence: nothing stops a cut-off primary."
     return (
         "Failover refused, nothing was changed: %s cannot be reached. If one of them still runs as primary and clients can "
-        "reach it, promoting %s makes two primaries (split brain): writes there would be lost or conflict, and nothing here "
-        "could fence it. Make sure it is down or cut off from clients (power it off, block its port), then re-run with "
-        "-e failover_primary_unreachable_ok=true. %s A member that was powered off starts read-only (start guard); rejoin it "
-        "with playbooks/rejoin.yml." % (", ".join(unreachable), candidate, fence)
+        "reach it, promoting %s makes two primaries (split brain): writes there would be lost or conflict. Make sure it is "
+        "down or cut off from clients (power it off, block its port), then re-run with -e failover_primary_unreachable_ok=true. "
+        "%s A member that was powered off starts read-only (start guard); rejoin it with the rejoin playbook "
+        "(pgops.replication.rejoin)." % (", ".join(unreachable), candidate, fence)
     )
+
+
+def _quorum_problem(members: list, unreachable: list) -> str | None:
+    """Why promoting now could leave two primaries, judged by the majority rule the guard applies on every member; None
+    when the reachable side is a majority that no longer streams from any member out of reach."""
+    size = len(members)
+    reached = [member["host"] for member in members if member["host"] not in unreachable]
+    lost = {member[key] for member in members if member["host"] in unreachable for key in ("host", "connect_host")}
+    streaming = [
+        member["host"]
+        for member in members
+        if (member["facts"] or {}).get("wal_receiver")
+        and member["facts"]["wal_receiver"].get("status") == "streaming"
+        and member["facts"]["wal_receiver"].get("sender_host") in lost
+    ]
+    override = (
+        " Only if the members out of reach are gone for good (destroyed, powered off for good), and knowing that a primary "
+        "still running among them would take writes beside the new one, re-run with -e failover_without_majority=true."
+    )
+    if streaming:
+        return (
+            "%s still stream%s from %s, which this controller cannot reach: that primary runs, and the controller is the one cut "
+            "off from it (the standbys were read twice, wal_receiver_timeout apart).%s"
+            % (joined_hosts(streaming), "s" if len(streaming) == 1 else "", joined_hosts(unreachable), override)
+        )
+    if 2 * len(reached) <= size:
+        return (
+            "only %d of the %d members can be reached (%s), and promoting needs a majority (%d): the members out of reach "
+            "(%s) may be a majority that still runs a primary.%s"
+            % (
+                len(reached),
+                size,
+                ", ".join(reached),
+                size // 2 + 1,
+                ", ".join(unreachable),
+                override,
+            )
+        )
+    return None
 
 
 def failover_plan(
@@ -189,34 +229,51 @@ def failover_plan(
     force: bool = False,
     unreachable_ok: bool = False,
     isolation_fence: bool = True,
-    isolation_timeout: int = 20,
-    isolation_interval: int = 5,
+    isolation_timeout: int = 10,
+    isolation_interval: int = 2,
+    without_majority: bool = False,
+    looked_again: bool = False,
 ) -> dict:
-    """The failover: the standby to promote, the members to fence, how long to wait for an unreachable primary to
-    fence itself, and whether to refuse. With a primary running and no `new_primary`, there is nothing to do."""
+    """The failover: the standby to promote, the members to fence, the standbys to detach from a primary out of reach
+    and how long to wait for it to fence itself, and whether to refuse. With a primary running and no `new_primary`,
+    there is nothing to do.
+
+    A member the controller cannot reach may still run as primary. In clusters of three members or more the guard on
+    it counts as votes only the members that stream from it: once the reachable standbys stop following any primary,
+    a primary out of reach keeps its votes only if the members out of reach are a majority, which the plan refuses.
+    A standby may still stream from a primary killed seconds ago (until wal_receiver_timeout): `recheck` asks the
+    playbook to read the members again once, `looked_again` says it did."""
     members = describe_members(hosts, hostvars)
     choice = failover_choice(hosts, hostvars, new_primary or None, max_lag_bytes, force)
     candidate = choice["candidate"]
     primaries = [member["host"] for member in running_primaries(members)]
-    unreachable = [member["host"] for member in members if member["facts"] is None]
-    # A fence needs a third member: with two, an unreachable peer cannot be told apart from an isolated primary.
-    fenced_by_isolation = len(members) >= 3 and bool(isolation_fence)
-    # The fence acts after its timeout, at the next run of its timer, and systemd may start that run up to an interval
-    # late; the rest is the time a fast stop takes.
-    wait = int(isolation_timeout) + 2 * int(isolation_interval) + 15
+    unreachable = [member["host"] for member in members if not member["reached"]]
+    # SSH reaches the host but its server does not answer: it may run as primary, so it is fenced like one.
+    silent = [member["host"] for member in members if member["reached"] and member["facts"] is None]
+    guarded = len(members) >= 3 and bool(isolation_fence)
+    # The primary out of reach loses the detached standbys' votes at the latest two checks after the detach (a check
+    # counts a status reply newer than at the check before), then stops at the first check past its timeout; each check
+    # may start a second late (AccuracySec=1s), and the stop refuses new sessions as it begins.
+    wait = int(isolation_timeout) + 3 * int(isolation_interval) + 4
     done = (len(primaries) == 1 and not new_primary) or primaries == [new_primary]
     fence = [
         member["host"]
         for member in members
-        if member["facts"] and member["facts"].get("role") in ("primary", "stopped") and member["host"] != candidate
+        if (member["facts"] and member["facts"].get("role") in ("primary", "stopped") or member["host"] in silent)
+        and member["host"] != candidate
     ]
+    standbys = [member["host"] for member in members if member["facts"] and member["facts"].get("role") == "standby"]
+    waits = bool(unreachable) and guarded
     values = dict(
         failover=choice,
         primaries=primaries,
         unreachable=unreachable,
+        silent=silent,
         fence=fence,
-        isolation_fence=fenced_by_isolation,
-        isolation_wait=wait,
+        detach=standbys if waits else [],
+        recheck=False,
+        isolation_fence=guarded,
+        isolation_wait=wait if waits else 0,
     )
     if done:
         lines = [
@@ -228,24 +285,35 @@ def failover_plan(
         problems = choice["problems"]
         return _plan(problems, "Failover refused, nothing was changed: " + " | ".join(problems), False, [], **values)
     if unreachable and not unreachable_ok:
-        refusal = _unreachable_refusal(unreachable, candidate, len(members), fenced_by_isolation, int(isolation_timeout), wait)
+        refusal = _unreachable_refusal(unreachable, candidate, len(members), guarded, int(isolation_timeout), wait)
         return _plan([refusal], refusal, False, [], **values)
-    lines = []
-    if unreachable and fenced_by_isolation:
+    quorum = _quorum_problem(members, unreachable) if unreachable and len(members) >= 3 and not without_majority else None
+    if quorum is not None:
+        values["recheck"] = not looked_again and " still stream" in quorum
+        return _plan([quorum], "Failover refused, nothing was changed: " + quorum, False, [], **values)
+    followers = [host for host in standbys if host != candidate]
+    lines = ["1. fence %s: stop, standby.signal" % (", ".join(fence) or "no reachable member")]
+    if waits:
         lines.append(
-            "0. wait %d s: an unreachable primary that is only cut off stops itself meanwhile (%s)" % (wait, ", ".join(unreachable))
+            "2. %s: stop following any primary, then wait %d s: a primary out of reach (%s) that still runs is left in a "
+            "minority and stops itself meanwhile" % (", ".join(standbys), wait, ", ".join(unreachable))
         )
-    followers = [
-        member["host"] for member in members if member["facts"] and member["facts"].get("role") == "standby" and member["host"] != candidate
-    ]
+    elif unreachable:
+        lines.append("2. no wait: nothing stops a primary out of reach (%s) that still runs" % ", ".join(unreachable))
+    else:
+        lines.append("2. no wait: every member answered")
+    if unreachable and without_majority and len(members) >= 3:
+        lines.append(
+            "   WARNING: failover_without_majority=true: promoting without a majority of the members; if %s still runs a "
+            "primary, there will be two" % ", ".join(unreachable)
+        )
     lines += [
-        "1. fence %s: stop, standby.signal" % (", ".join(fence) or "no reachable member"),
         # The lag is known here: a choice on another timeline than the best position is always refused above.
-        "2. promote %s (ranking: %s); it may lack %d bytes of WAL that %s reported (%s)"
+        "3. promote %s (ranking: %s); it may lack %d bytes of WAL that %s reported (%s)"
         % (candidate, " > ".join(choice["ranking"]), choice["lag_bytes"], choice["best_host"], choice["best_lsn"]),
-        "3. slots on %s for every other member" % candidate,
-        "4. %s: follow %s" % (", ".join(followers) or "no other standby", candidate),
-        "5. afterwards: playbooks/rejoin.yml -e rejoin_host=HOST for each fenced or unreachable former member",
+        "4. slots on %s for every other member" % candidate,
+        "5. %s: follow %s" % (", ".join(followers) or "no other standby", candidate),
+        "6. afterwards: the rejoin playbook (pgops.replication.rejoin -e rejoin_host=HOST) for each fenced or unreachable former member",
     ]
     return _plan([], None, False, lines, **values)
 

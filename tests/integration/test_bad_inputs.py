@@ -189,6 +189,12 @@ SPECIFIC_CASES = [
     ("pg_follow", dict(), r"runs as a primary: it cannot simply follow"),
     ("pg_follow", dict(wait_timeout=-1), r"wait_timeout must be zero or more"),
     ("pg_follow", dict(login_port=0), r"login_port must be a TCP port"),
+    ("pg_follow", dict(primary_host=None), r"detach is False but all of the following are missing: primary_host"),
+    ("pg_follow", dict(detach="perhaps"), r"detach.*'perhaps'.*bool"),
+    ("pg_follow", dict(detach=True), r"runs as a primary: there is no primary for it to stop following"),
+    ("pg_follow", dict(detach=True, primary_host=None), r"runs as a primary: there is no primary for it to stop following"),
+    ("pg_follow", dict(detach=True, wait_timeout=-1), r"wait_timeout must be zero or more"),
+    ("pg_follow", dict(detach=True, data_dir=NOT_A_DATA_DIR), r"data_dir /etc is not a PostgreSQL data directory"),
 ]
 
 

@@ -84,9 +84,16 @@ def test_failover_to_a_synchronous_standby_loses_no_acknowledged_write():
     missing = load.missing_on(address)
     before = [write_id for write_id, at, _took in load.acknowledged if at < killed_at]
     after = [write_id for write_id, at, _took in load.acknowledged if at > killed_at]
+    first_write = min(at for _write_id, at, _took in load.acknowledged if at > killed_at)
     record(
         "sync_failover",
-        dict(acknowledged_before_the_kill=len(before), acknowledged_after=len(after), lost=len(missing), new_primary=new_primary),
+        dict(
+            acknowledged_before_the_kill=len(before),
+            acknowledged_after=len(after),
+            lost=len(missing),
+            new_primary=new_primary,
+            seconds_from_kill_to_first_write=round(first_write - killed_at, 1),
+        ),
     )
     assert before and after
     assert missing == [], "acknowledged commits lost in a synchronous failover: %r" % missing[:20]

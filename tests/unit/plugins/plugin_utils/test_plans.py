@@ -326,12 +326,14 @@ def test_failover_away_from_a_live_primary_fences_it():
     plan = failover_plan(NODES, hostvars(**healthy()), "node3")
     assert not plan["done"] and not plan["refused"] and plan["fence"] == ["node1"]
     assert plan["failover"]["candidate"] == "node3" and plan["unreachable"] == []
+    assert plan["detach"] == [] and plan["isolation_wait"] == 0
     assert plan["lines"] == [
         "1. fence node1: stop, standby.signal",
-        "2. promote node3 (ranking: node2 > node3); it may lack 0 bytes of WAL that node1 reported (0/5000000)",
-        "3. slots on node3 for every other member",
-        "4. node2: follow node3",
-        "5. afterwards: playbooks/rejoin.yml -e rejoin_host=HOST for each fenced or unreachable former member",
+        "2. no wait: every member answered",
+        "3. promote node3 (ranking: node2 > node3); it may lack 0 bytes of WAL that node1 reported (0/5000000)",
+        "4. slots on node3 for every other member",
+        "5. node2: follow node3",
+        "6. afterwards: the rejoin playbook (pgops.replication.rejoin -e rejoin_host=HOST) for each fenced or unreachable former member",
     ]
 
 
@@ -349,20 +351,24 @@ def test_failover_refusal_puts_the_choice_before_an_unreachable_member():
     assert plan["problems"] == ["no running standby to promote"] and plan["unreachable"] == ["node1"]
 
 
-def unreachable_primary(**variables):
-    return hostvars(variables, node1=None, node2=standby(received="0/6000000"), node3=standby(received="0/5000000"))
+def unreachable_primary(status="stopping", **variables):
+    """node1 out of reach; the standbys' WAL receivers noticed (not streaming) unless `status` says otherwise."""
+    return hostvars(
+        variables, node1=None, node2=standby(received="0/6000000", status=status), node3=standby(received="0/5000000", status=status)
+    )
 
 
 def test_failover_refuses_past_an_unreachable_member_unless_told():
     plan = failover_plan(NODES, unreachable_primary())
-    assert plan["refused"] and plan["unreachable"] == ["node1"] and plan["isolation_fence"] and plan["isolation_wait"] == 45
+    assert plan["refused"] and plan["unreachable"] == ["node1"] and plan["isolation_fence"] and plan["isolation_wait"] == 20
     assert plan["refusal"] == (
         "Failover refused, nothing was changed: node1 cannot be reached. If one of them still runs as primary and clients can "
-        "reach it, promoting node2 makes two primaries (split brain): writes there would be lost or conflict, and nothing here "
-        "could fence it. Make sure it is down or cut off from clients (power it off, block its port), then re-run with "
-        "-e failover_primary_unreachable_ok=true. With three members or more, a primary cut off from every other member stops "
-        "itself after 20 s (isolation fence): the failover waits 45 s for that before promoting. A member that was powered off "
-        "starts read-only (start guard); rejoin it with playbooks/rejoin.yml."
+        "reach it, promoting node2 makes two primaries (split brain): writes there would be lost or conflict. Make sure it is "
+        "down or cut off from clients (power it off, block its port), then re-run with -e failover_primary_unreachable_ok=true. "
+        "With three members or more, the failover first makes every standby it reaches stop following any primary, so that a "
+        "primary still running out of reach is left in a minority and stops itself within 20 s (isolation fence, "
+        "postgresql_isolation_timeout=10): it waits that long before promoting. A member that was powered off starts "
+        "read-only (start guard); rejoin it with the rejoin playbook (pgops.replication.rejoin)."
     )
 
 
@@ -375,19 +381,101 @@ def test_failover_refusal_says_when_no_isolation_fence_protects():
     assert "With two members there is no isolation fence: nothing stops a cut-off primary." in pair["refusal"]
 
 
-def test_failover_past_an_unreachable_primary_waits_for_its_isolation_fence_first():
+def test_failover_past_an_unreachable_primary_detaches_the_standbys_then_waits_for_its_fence():
     plan = failover_plan(NODES, unreachable_primary(), unreachable_ok=True, isolation_timeout=30, isolation_interval=10)
-    assert not plan["refused"] and plan["isolation_wait"] == 65 and plan["fence"] == []
+    assert not plan["refused"] and plan["isolation_wait"] == 64 and plan["fence"] == []
+    assert plan["detach"] == ["node2", "node3"]
     assert plan["lines"][:3] == [
-        "0. wait 65 s: an unreachable primary that is only cut off stops itself meanwhile (node1)",
         "1. fence no reachable member: stop, standby.signal",
-        "2. promote node2 (ranking: node2 > node3); it may lack 0 bytes of WAL that node2 reported (0/6000000)",
+        "2. node2, node3: stop following any primary, then wait 64 s: a primary out of reach (node1) that still runs is left "
+        "in a minority and stops itself meanwhile",
+        "3. promote node2 (ranking: node2 > node3); it may lack 0 bytes of WAL that node2 reported (0/6000000)",
     ]
+
+
+def test_failover_wait_follows_the_fence_settings():
+    # Two checks to lose the detached standbys' votes, the timeout, one more check, a second of lateness each.
+    assert failover_plan(NODES, unreachable_primary(), unreachable_ok=True)["isolation_wait"] == 10 + 3 * 2 + 4
+
+
+def test_failover_refuses_while_a_reachable_standby_still_streams_from_the_member_out_of_reach():
+    # The controller is cut off from a primary the standbys still reach: promoting would only add a second primary.
+    first = failover_plan(NODES, unreachable_primary(status="streaming"), unreachable_ok=True)
+    # A primary killed seconds ago: the standbys notice within wal_receiver_timeout, so the playbook reads them again.
+    assert first["refused"] and first["recheck"]
+    plan = failover_plan(NODES, unreachable_primary(status="streaming"), unreachable_ok=True, looked_again=True)
+    assert plan["refused"] and plan["lines"] == [] and not plan["recheck"]
+    assert plan["refusal"].startswith(
+        "Failover refused, nothing was changed: node2 and node3 still stream from node1, which this controller cannot reach: "
+        "that primary runs, and the controller is the one cut off from it (the standbys were read twice, "
+        "wal_receiver_timeout apart)."
+    )
+    assert "-e failover_without_majority=true" in plan["refusal"]
+    one = hostvars(node1=None, node2=standby(status="stopping"), node3=standby())
+    assert failover_plan(NODES, one, unreachable_ok=True)["refusal"].startswith(
+        "Failover refused, nothing was changed: node3 still streams from node1"
+    )
+
+
+def test_failover_matches_the_upstream_by_its_connect_host_too():
+    variables = {"node1": {"postgresql_connect_host": "10.0.0.1"}}
+    plan = failover_plan(
+        NODES, hostvars(variables, node1=None, node2=standby(upstream="10.0.0.1"), node3=standby(status="stopping")), unreachable_ok=True
+    )
+    assert plan["refused"] and "node2 still streams from node1" in plan["refusal"]
+
+
+def test_failover_refuses_without_a_majority_of_the_members():
+    # Split {node1, node2} | {node3, controller}: node3 alone must not promote.
+    plan = failover_plan(NODES, hostvars(node1=None, node2=None, node3=standby(status="stopping")), "node3", unreachable_ok=True)
+    assert plan["refused"] and not plan["recheck"]
+    assert plan["refusal"] == (
+        "Failover refused, nothing was changed: only 1 of the 3 members can be reached (node3), and promoting needs a majority "
+        "(2): the members out of reach (node1, node2) may be a majority that still runs a primary. Only if the members out of "
+        "reach are gone for good (destroyed, powered off for good), and knowing that a primary still running among them would "
+        "take writes beside the new one, re-run with -e failover_without_majority=true."
+    )
+
+
+def test_five_members_need_three_reached():
+    five = ["node1", "node2", "node3", "node4", "node5"]
+    two = hostvars(node1=None, node2=None, node3=None, node4=standby(status="stopping"), node5=standby(status="stopping"))
+    assert failover_plan(five, two, unreachable_ok=True)["refused"]
+    three = hostvars(node1=None, node2=None, node3=stopped(), node4=standby(status="stopping"), node5=standby(status="stopping"))
+    plan = failover_plan(five, three, unreachable_ok=True)
+    assert not plan["refused"] and plan["fence"] == ["node3"] and plan["detach"] == ["node4", "node5"]
+
+
+def test_failover_without_majority_promotes_and_says_so_loudly():
+    plan = failover_plan(
+        NODES, hostvars(node1=None, node2=None, node3=standby(status="streaming")), "node3", unreachable_ok=True, without_majority=True
+    )
+    assert not plan["refused"] and plan["detach"] == ["node3"]
+    assert plan["lines"][2] == (
+        "   WARNING: failover_without_majority=true: promoting without a majority of the members; if node1, node2 still runs a "
+        "primary, there will be two"
+    )
+
+
+def test_a_host_that_answers_while_its_server_does_not_is_fenced_not_unreachable():
+    # An overloaded primary that refuses connections: SSH reaches it, so it is stopped rather than waited for.
+    variables = {"node1": {"postgresql_host_reached": True}}
+    plan = failover_plan(NODES, hostvars(variables, node1=None, node2=standby(status="stopping"), node3=standby(status="stopping")))
+    assert not plan["refused"] and plan["unreachable"] == [] and plan["silent"] == ["node1"]
+    assert plan["fence"] == ["node1"] and plan["detach"] == [] and plan["isolation_wait"] == 0
+    assert plan["lines"][:2] == ["1. fence node1: stop, standby.signal", "2. no wait: every member answered"]
 
 
 def test_failover_in_a_pair_promotes_at_once_and_leaves_no_other_standby():
     plan = failover_plan(["node1", "node2"], hostvars(node1=None, node2=standby()), unreachable_ok=True)
-    assert plan["lines"][0].startswith("1. fence no reachable member") and plan["lines"][3] == "4. no other standby: follow node2"
+    assert not plan["refused"] and plan["detach"] == [] and plan["isolation_wait"] == 0
+    assert plan["lines"][1] == "2. no wait: nothing stops a primary out of reach (node1) that still runs"
+    assert plan["lines"][4] == "5. no other standby: follow node2"
+
+
+def test_failover_with_the_fence_off_does_not_wait():
+    plan = failover_plan(NODES, unreachable_primary(), unreachable_ok=True, isolation_fence=False)
+    assert not plan["refused"] and plan["detach"] == [] and plan["isolation_wait"] == 0
 
 
 def test_failover_fences_a_stopped_former_primary_so_it_cannot_start_as_primary():
