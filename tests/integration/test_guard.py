@@ -26,7 +26,7 @@ def cluster(lab, modules, standbys=("b", "c")):
     primary = lab.primary("a")
     members = [primary]
     for name in standbys:
-        member = lab.clone(primary, name, modules)
+        member = lab.clone(primary, name, modules, slot_name=name, create_slot=True)
         # One status reply a second: the primary counts a standby's vote by a reply newer than at its last tick.
         member.query("ALTER SYSTEM SET wal_receiver_status_interval = '1s'")
         member.query("SELECT pg_reload_conf()")
@@ -101,7 +101,7 @@ def test_probes_tell_a_primary_a_standby_a_stopped_server_and_a_name_that_does_n
     system = str(a.value("SELECT system_identifier FROM pg_control_system()"))
     assert answer_a == guard.PeerAnswer("a", True, primary=True, system=system, timeline=1)
     assert guard.ask_peer(config, guard.Peer("b", "127.0.0.1", b.port)) == guard.PeerAnswer(
-        "b", True, primary=False, system=system, timeline=1
+        "b", True, primary=False, system=system, timeline=1, follows=True
     )
     assert not guard.ask_peer(config, guard.Peer("c", "127.0.0.1", c.port)).answered
     started = time.monotonic()
@@ -136,6 +136,38 @@ def test_one_standby_is_enough_in_three_members(lab, modules):
     assert state_of(a)["minority_since"] is None
 
 
+def test_standbys_restarting_together_keep_the_primary_up(lab, modules):
+    # Both standbys down for longer than the timeout, then up again (a setting that needs a restart): as soon as they
+    # answer as standbys that follow a primary, they vote, before they stream again.
+    a, b, c = cluster(lab, modules)
+    config = write_config(a, [a, b, c])
+    tick_until(a, config, lambda: os.path.exists(os.path.join(a.home, "guard-state.json")) and state_of(a)["armed"])
+    b.stop()
+    c.stop()
+    run_guard("watch", config)
+    time.sleep(TIMEOUT - 1)
+    b.append_config("primary_conninfo = ''", path=os.path.join(b.data_dir, "postgresql.auto.conf"))
+    b.start()
+    for _ in range(TIMEOUT + 2):
+        run_guard("watch", config)
+        time.sleep(1)
+    assert a.running() and not signal_of(a)
+    assert state_of(a)["minority_since"] is None
+
+
+def test_a_primary_whose_standbys_were_detached_stops(lab, modules):
+    a, b, c = cluster(lab, modules)
+    config = write_config(a, [a, b, c])
+    tick_until(a, config, lambda: os.path.exists(os.path.join(a.home, "guard-state.json")) and state_of(a)["armed"])
+    for standby in (b, c):
+        assert modules.run("pg_follow", dict(data_dir=standby.data_dir, detach=True, wait_timeout=30, **standby.login()))["changed"]
+    started = time.monotonic()
+    tick_until(a, config, lambda: signal_of(a))
+    wait_stopped(a)
+    assert time.monotonic() - started >= TIMEOUT
+    assert b.value("SELECT pg_is_in_recovery()") is True
+
+
 def test_a_primary_that_sees_a_newer_primary_stops_at_once(lab, modules):
     a, b, c = cluster(lab, modules)
     config = write_config(a, [a, b, c], isolation_timeout=3600)
@@ -159,6 +191,13 @@ def test_start_as_primary_with_a_majority_then_wait_and_start_read_only_without_
     run_guard("start", config)
     assert time.monotonic() - started < 2
     assert not signal_of(a)
+    # Standbys a failover detached (no primary_slot_name) do not count.
+    assert modules.run("pg_follow", dict(data_dir=b.data_dir, detach=True, wait_timeout=30, **b.login()))["changed"]
+    assert modules.run("pg_follow", dict(data_dir=c.data_dir, detach=True, wait_timeout=30, **c.login()))["changed"]
+    completed = run_guard("start", config)
+    assert signal_of(a)
+    assert "b follows no primary (primary_slot_name is empty: detached by a failover)" in completed.stderr
+    os.remove(os.path.join(a.data_dir, "standby.signal"))
     b.stop()
     c.stop()
     started = time.monotonic()

@@ -51,13 +51,15 @@ class Peer:
 
 @dataclass(frozen=True)
 class PeerAnswer:
-    """What one peer said over a replication connection; `answered` is False when no session was opened."""
+    """What one peer said over a replication connection; `answered` is False when no session was opened. `follows`: its
+    primary_slot_name is set, so it follows a primary (failover.yml empties it on the standbys it detaches)."""
 
     name: str
     answered: bool
     primary: bool = False
     system: str | None = None
     timeline: int | None = None
+    follows: bool = False
     error: str = ""
 
 
@@ -91,6 +93,20 @@ def _same_cluster(answer: PeerAnswer, system: str | None) -> bool:
     return answer.system is not None and answer.system == system
 
 
+def stands_by(answer: PeerAnswer, system: str | None, timeline: int | None) -> bool:
+    """A peer that answers as a standby of this cluster on this server's timeline or an older one, and follows a
+    primary: it can follow this one (a standby restarting, or reconnecting), and has not been detached from it."""
+    return (
+        answer.answered
+        and not answer.primary
+        and answer.follows
+        and _same_cluster(answer, system)
+        and answer.timeline is not None
+        and timeline is not None
+        and answer.timeline <= timeline
+    )
+
+
 def start_verdict(system: str | None, timeline: int | None, answers: list, members: int, state: GuardState) -> Verdict:
     """Whether a server about to start without standby.signal may start as primary (START), must start read-only
     (STANDBY), or must wait for more members to answer (WAIT)."""
@@ -105,16 +121,7 @@ def start_verdict(system: str | None, timeline: int | None, answers: list, membe
     armed = state.armed and state.system == system and members >= 3
     if not armed:
         return Verdict(START, "no other member runs as primary of this cluster", state)
-    voters = [
-        answer.name
-        for answer in answers
-        if answer.answered
-        and not answer.primary
-        and _same_cluster(answer, system)
-        and answer.timeline is not None
-        and timeline is not None
-        and answer.timeline <= timeline
-    ]
+    voters = [answer.name for answer in answers if stands_by(answer, system, timeline)]
     votes = 1 + len(voters)
     if majority(votes, members):
         return Verdict(START, "%d of %d members agree (itself, %s)" % (votes, members, ", ".join(voters)), state)
@@ -130,8 +137,10 @@ def _start_shortfall(answers: list, voters: list, votes: int, members: int, syst
             reasons.append("%s does not answer (%s)" % (answer.name, answer.error or "no session"))
         elif not _same_cluster(answer, system):
             reasons.append("%s holds another cluster (system identifier %s)" % (answer.name, answer.system))
-        else:
+        elif answer.timeline is None or timeline is None or answer.timeline > timeline:
             reasons.append("%s is on timeline %s, newer than this server's %s" % (answer.name, answer.timeline, timeline))
+        else:
+            reasons.append("%s follows no primary (primary_slot_name is empty: detached by a failover)" % answer.name)
     return "%d of %d members agree, a majority needs %d: %s" % (votes, members, majority_size(members), "; ".join(reasons))
 
 
@@ -153,7 +162,8 @@ def watch_verdict(
 ) -> Verdict:
     """What a member does at one tick of its timer. `streaming` maps each member streaming from this server to the
     time of its last status reply; a member votes when that reply is newer than the one seen at the previous tick
-    (the clocks of two hosts are never compared). `answers` are the peers' own answers, asked only in a minority."""
+    (the clocks of two hosts are never compared), or when it answers as a standby that stands by this server (one
+    restarting or reconnecting). `answers` are the peers' own answers, asked only when the replies are too few."""
     if not primary or members < 3:
         return Verdict(
             IDLE, "not a primary" if not primary else "fewer than three members", replace(state, minority_since=None, replies={})
@@ -177,6 +187,7 @@ def watch_verdict(
             replace(state, minority_since=None, replies={}),
         )
     voters = fresh_voters(streaming, state)
+    voters += sorted(answer.name for answer in answers if answer.name not in voters and stands_by(answer, system, timeline))
     votes = 1 + len(voters)
     state = replace(state, replies={name: reply for name, reply in streaming.items() if reply is not None})
     if majority(votes, members):
@@ -302,10 +313,13 @@ def ask_peer(config: Config, peer: Peer) -> PeerAnswer:
     try:
         with psycopg.connect(autocommit=True, cursor_factory=psycopg.ClientCursor, **peer_connection_kwargs(config, peer)) as connection:
             in_hot_standby = connection.execute("SHOW in_hot_standby").fetchone()[0]
+            slot = connection.execute("SHOW primary_slot_name").fetchone()[0]
             system, timeline = connection.execute("IDENTIFY_SYSTEM").fetchone()[:2]
     except psycopg.Error as error:
         return PeerAnswer(peer.name, False, error=str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__)
-    return PeerAnswer(peer.name, True, primary=_text(in_hot_standby) == "off", system=_text(system), timeline=int(timeline))
+    return PeerAnswer(
+        peer.name, True, primary=_text(in_hot_standby) == "off", system=_text(system), timeline=int(timeline), follows=bool(_text(slot))
+    )
 
 
 def _text(value) -> str:
@@ -314,7 +328,7 @@ def _text(value) -> str:
 
 
 def ask_peers(config: Config) -> list:
-    """Every peer at once; one that has not answered by the deadline (name resolution included) did not answer."""
+    """Every peer at once; one that has not answered within connect_timeout (name resolution included) did not answer."""
     answers: dict = {}
 
     def ask(peer: Peer) -> None:
@@ -323,11 +337,11 @@ def ask_peers(config: Config) -> list:
     threads = [threading.Thread(target=ask, args=(peer,), daemon=True) for peer in config.peers]
     for thread in threads:
         thread.start()
-    deadline = time.monotonic() + config.connect_timeout + 2
+    deadline = time.monotonic() + config.connect_timeout
     for thread in threads:
         thread.join(max(0.0, deadline - time.monotonic()))
     return [
-        answers.get(peer.name, PeerAnswer(peer.name, False, error="no answer within %d s" % (config.connect_timeout + 2)))
+        answers.get(peer.name, PeerAnswer(peer.name, False, error="no answer within %d s" % config.connect_timeout))
         for peer in config.peers
     ]
 
@@ -438,8 +452,8 @@ def run_watch(config: Config) -> int:
     state = load_state(config.state_file)
     now = time.time()
     verdict = watch_verdict(primary, system, timeline, streaming, [], config.members, state, now, config.isolation_timeout)
-    if verdict.action == MINORITY:
-        # A newer primary elsewhere means a majority left this one: ask the peers, only in a minority.
+    if verdict.action in (MINORITY, FENCE):
+        # Too few fresh replies: the peers may be restarting standbys (votes), or a newer primary (a fence at once).
         verdict = watch_verdict(
             primary, system, timeline, streaming, ask_peers(config), config.members, state, now, config.isolation_timeout
         )

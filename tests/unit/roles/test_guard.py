@@ -20,8 +20,8 @@ OTHER_SYSTEM = "7400000000000000999"
 ARMED = guard.GuardState(system=SYSTEM, armed=True)
 
 
-def standby(name, timeline=1, system=SYSTEM):
-    return guard.PeerAnswer(name, True, primary=False, system=system, timeline=timeline)
+def standby(name, timeline=1, system=SYSTEM, follows=True):
+    return guard.PeerAnswer(name, True, primary=False, system=system, timeline=timeline, follows=follows)
 
 
 def primary(name, timeline=1, system=SYSTEM):
@@ -101,6 +101,12 @@ def test_wait_when_the_answers_come_from_another_cluster():
     assert "b holds another cluster (system identifier %s)" % OTHER_SYSTEM in verdict.reason
 
 
+def test_wait_when_the_standbys_were_detached_by_a_failover():
+    verdict = guard.start_verdict(SYSTEM, 1, [standby("b", follows=False), silent("c")], 3, ARMED)
+    assert verdict.action == guard.WAIT
+    assert "b follows no primary (primary_slot_name is empty: detached by a failover)" in verdict.reason
+
+
 def test_wait_when_this_server_timeline_is_unknown():
     assert guard.start_verdict(SYSTEM, None, [standby("b"), standby("c")], 3, ARMED).action == guard.WAIT
 
@@ -144,6 +150,27 @@ def test_a_reply_seen_before_is_not_a_vote():
     assert verdict.action == guard.MINORITY
     assert verdict.state.minority_since == 1000.0
     assert watch({"b": "t2", "c": "t7"}, state=state).action == guard.OK
+
+
+def test_a_standby_that_answers_and_follows_a_primary_is_a_vote_while_it_restarts():
+    # Both standbys restarted at once (a setting that needs a restart): they answer before they stream again.
+    verdict = watch({}, answers=[standby("b"), silent("c")])
+    assert verdict.action == guard.OK
+    assert verdict.reason == "2 of 3 members vote for this primary (itself, b)"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [standby("b", follows=False), standby("b", timeline=2), standby("b", system=OTHER_SYSTEM), silent("b")],
+    ids=["detached", "on a newer timeline", "another cluster", "no answer"],
+)
+def test_an_answer_that_does_not_stand_by_this_primary_is_no_vote(answer):
+    assert watch({}, answers=[answer, silent("c")]).action == guard.MINORITY
+
+
+def test_a_fresh_reply_and_an_answer_from_the_same_member_count_once():
+    state = guard.GuardState(system=SYSTEM, armed=True, replies={"b": "t0"})
+    assert watch({"b": "t1"}, answers=[standby("b")], members=5, state=state).action == guard.MINORITY
 
 
 def test_a_member_with_no_reply_yet_is_not_a_vote():

@@ -1,0 +1,146 @@
+"""The majority rule, tried on the faults scenario's cluster after test_faults.py (each test starts from whichever member
+is primary), with a checker asking every member inside the containers whether it accepts writes:
+
+1. One standby cut off, the controller reaching only it: failover.yml refuses (1 of 3 members), the primary keeps its
+   majority (the other standby) and stays up; once healed there is nothing to repair.
+2. The controller cut off from a primary the standbys still stream from: failover.yml reads them twice and refuses.
+3. The primary killed under writes, failover.yml run at once: kill-to-first-write measured. The old primary then boots
+   cut off from every peer (no network, so no peer name resolves): its guard waits for a majority, then starts it
+   read-only; rejoin.yml brings it back once healed.
+4. Every member stopped and started again, in three orders: the same primary, every standby streaming, no action.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ops import MEMBERS, playbook, primaries, psql, record, the_primary, unreachable, wait_streaming_from, writer
+from test_faults import ADDRESSES, NETWORK, docker, in_container, wait_for
+from watch import WritableWatch
+
+START_GUARD_TIMEOUT = 20  # postgresql_start_guard_timeout in molecule.yml
+
+
+def cut(name):
+    docker("network", "disconnect", NETWORK, name)
+
+
+def heal(name):
+    docker("network", "connect", "--ip", ADDRESSES[name], NETWORK, name)
+
+
+def assert_never_two_writable(watch):
+    assert watch.samples, "the checker took no sample"
+    assert watch.most_writable_at_once() == 1, [sample for sample in watch.samples if len(sample[1]) > 1][:5]
+
+
+def test_a_standby_alone_with_the_controller_cannot_fail_over():
+    primary = the_primary()
+    kept, lone = [name for name in MEMBERS if name != primary]
+    watch = WritableWatch(MEMBERS).start()
+    cut(lone)
+    try:
+        refused, output = playbook("failover", unreachable(primary, kept), "new_primary=" + lone, "failover_primary_unreachable_ok=true")
+        assert refused != 0, output[-3000:]
+        assert "only 1 of the 3 members can be reached (%s), and promoting needs a majority (2)" % lone in output, output[-3000:]
+        # Longer than the fence's timeout (10 s) and three checks: the primary keeps the kept standby's vote.
+        time.sleep(20)
+        assert primaries() == [primary]
+    finally:
+        heal(lone)
+    wait_streaming_from(primary, [kept, lone])
+    watch.stop()
+    assert_never_two_writable(watch)
+    assert all(names == [primary] for _at, names in watch.samples), "the primary stopped taking writes"
+    status, output = playbook("status")
+    assert status == 0, output[-3000:]
+    record("quorum_minority_refused", dict(checker_samples=len(watch.samples), most_writable_at_once=watch.most_writable_at_once()))
+
+
+def test_a_controller_cut_off_from_a_running_primary_does_not_fail_over():
+    primary = the_primary()
+    refused, output = playbook("failover", unreachable(primary), "failover_primary_unreachable_ok=true")
+    assert refused != 0, output[-3000:]
+    assert "still stream from %s, which this controller cannot reach" % primary in output, output[-3000:]
+    assert primaries() == [primary]
+
+
+def test_a_former_primary_that_boots_cut_off_starts_read_only():
+    old_primary = the_primary()
+    standbys = [name for name in MEMBERS if name != old_primary]
+    load = writer().start()
+    watch = WritableWatch(MEMBERS).start()
+    time.sleep(3)
+    docker("kill", old_primary)
+    killed_at = time.monotonic()
+    status, output = playbook("failover", "failover_primary_unreachable_ok=true")
+    assert status == 0, output[-4000:]
+    (new_primary,) = primaries()
+    assert new_primary in standbys
+    promoted_at = watch.first_writable_after(new_primary, killed_at)
+    other = next(name for name in standbys if name != new_primary)
+
+    # Powered on again while its network is still down: no peer answers, no peer name resolves.
+    cut(old_primary)
+    try:
+        docker("start", old_primary)
+        booted_at = time.monotonic()
+        wait_for(lambda: psql(old_primary, "SELECT 1", check=False).rc == 0, 120, "the old primary's server never started")
+        started_after = time.monotonic() - booted_at
+        assert psql(old_primary, "SELECT pg_is_in_recovery()") == "t"
+        journal = in_container(old_primary, "journalctl -b --no-pager -u postgresql@15-main")
+        assert "starting read-only with standby.signal after waiting %d s for a majority" % START_GUARD_TIMEOUT in journal, journal[-3000:]
+        assert "does not answer" in journal, journal[-3000:]
+    finally:
+        heal(old_primary)
+    status, output = playbook("rejoin", "rejoin_host=" + old_primary)
+    assert status == 0, output[-4000:]
+    wait_streaming_from(new_primary, [old_primary, other])
+    load.stop()
+    watch.stop()
+
+    assert_never_two_writable(watch)
+    address = load.conninfo["host"].split(",")[MEMBERS.index(new_primary)]
+    missing = load.missing_on(address)
+    after_kill = [write_id for write_id, at, _took in load.acknowledged if at > killed_at]
+    assert after_kill and not set(missing) & set(after_kill)
+    first_write = min(at for _write_id, at, _took in load.acknowledged if at > killed_at)
+    result = dict(
+        checker_samples=len(watch.samples),
+        most_writable_at_once=watch.most_writable_at_once(),
+        seconds_from_kill_to_promotion=round(promoted_at - killed_at, 1),
+        seconds_from_kill_to_first_write=round(first_write - killed_at, 1),
+        seconds_the_cut_off_boot_waited=round(started_after, 1),
+        acknowledged=len(load.acknowledged),
+        acknowledged_after_the_kill=len(after_kill),
+        lost_after_the_kill=len(set(missing) & set(after_kill)),
+        lost_before_the_kill_async=len(missing),
+    )
+    record("quorum_kill_and_boot_cut_off", result)
+    print("kill, failover, boot cut off:", result)
+
+
+def test_every_member_restarted_at_once_in_any_order_keeps_the_primary():
+    primary = the_primary()
+    standbys = [name for name in MEMBERS if name != primary]
+    watch = WritableWatch(MEMBERS).start()
+    orders = {
+        "all at once": [MEMBERS],
+        "primary first": [[primary], standbys],
+        "standbys first": [standbys, [primary]],
+    }
+    took = {}
+    for order, waves in orders.items():
+        docker("stop", "-t", "30", *MEMBERS)
+        stopped_at = time.monotonic()
+        for wave in waves:
+            docker("start", *wave)
+            time.sleep(5)
+        wait_for(lambda: primaries() == [primary], 120, "%s: %s never came back as the primary" % (order, primary))
+        wait_streaming_from(primary, standbys, timeout=120)
+        took[order] = round(time.monotonic() - stopped_at, 1)
+        assert primaries() == [primary], order
+    watch.stop()
+    assert_never_two_writable(watch)
+    record("quorum_cold_starts", dict(seconds_to_streaming=took, checker_samples=len(watch.samples)))
+    print("cold starts:", took)
