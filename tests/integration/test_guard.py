@@ -7,11 +7,12 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import subprocess
 import sys
 import time
 
 import pytest
-from pglab import BIN_DIR, MODULE_PYTHON, chown_to_server_user, follow_args, run_as_server_user
+from pglab import BIN_DIR, MODULE_PYTHON, as_server_user, chown_to_server_user, follow_args, run_as_server_user
 
 GUARD = os.path.join(os.path.dirname(__file__), "..", "..", "roles", "postgresql", "files", "pgops_guard.py")
 spec = importlib.util.spec_from_file_location("pgops_guard", GUARD)
@@ -129,11 +130,37 @@ def test_one_standby_is_enough_in_three_members(lab, modules):
     config = write_config(a, [a, b, c])
     tick_until(a, config, lambda: os.path.exists(os.path.join(a.home, "guard-state.json")) and state_of(a)["armed"])
     c.stop()
-    for _ in range(TIMEOUT + 3):
+    for _tick in range(TIMEOUT + 3):
         run_guard("watch", config)
         time.sleep(1)
     assert a.running() and not signal_of(a)
     assert state_of(a)["minority_since"] is None
+
+
+def test_a_wal_stream_that_replays_nothing_is_no_vote(lab, modules):
+    # pg_basebackup -X stream (a clone in progress) and pg_receivewal stream under a member's name, but replay nothing.
+    a = lab.primary("a")
+    b, c = lab.instance("b"), lab.instance("c")
+    receivers = []
+    for name in ("b", "c"):
+        target = os.path.join(a.home, "wal-" + name)
+        os.makedirs(target)
+        chown_to_server_user(target)
+        command = ["env", "PGAPPNAME=" + name, "PGPASSWORD=" + a.replication_password, os.path.join(BIN_DIR, "pg_receivewal")]
+        command += ["-h", "127.0.0.1", "-p", str(a.port), "-U", "replicator", "-D", target, "--no-loop"]
+        receivers.append(subprocess.Popen(as_server_user(command), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    try:
+        a.wait_for("SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'", 2)
+        config = write_config(a, [a, b, c])
+        for _tick in range(3):
+            run_guard("watch", config)
+            a.query("SELECT pg_switch_wal()")
+            time.sleep(1)
+        assert not state_of(a)["armed"]
+    finally:
+        for receiver in receivers:
+            receiver.terminate()
+            receiver.wait()
 
 
 def test_standbys_restarting_together_keep_the_primary_up(lab, modules):
@@ -148,7 +175,7 @@ def test_standbys_restarting_together_keep_the_primary_up(lab, modules):
     time.sleep(TIMEOUT - 1)
     b.append_config("primary_conninfo = ''", path=os.path.join(b.data_dir, "postgresql.auto.conf"))
     b.start()
-    for _ in range(TIMEOUT + 2):
+    for _tick in range(TIMEOUT + 2):
         run_guard("watch", config)
         time.sleep(1)
     assert a.running() and not signal_of(a)

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # Copyright: (c) 2026, pgops.replication contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """pgops guard: the majority rule of one PostgreSQL member, run by systemd, never resident.
@@ -426,7 +425,9 @@ def local_primary_state(config: Config) -> tuple:
                 return False, system, None, {}
             walfile = connection.execute("SELECT pg_walfile_name(pg_current_wal_lsn())").fetchone()[0]
             rows = connection.execute(
-                "SELECT application_name, reply_time::text FROM pg_stat_replication WHERE state IN ('streaming', 'catchup')"
+                # A standby replays what it receives; pg_basebackup's and pg_receivewal's streams report no replay.
+                "SELECT application_name, reply_time::text FROM pg_stat_replication"
+                " WHERE state IN ('streaming', 'catchup') AND replay_lsn IS NOT NULL"
             ).fetchall()
     except psycopg.Error:
         return False, None, None, {}
