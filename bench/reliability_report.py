@@ -94,8 +94,46 @@ def sync_failover(result: dict | None) -> list:
     return [
         "**Synchronous replication (quorum: ANY 1 of 3), primary killed under writes** (`molecule test -s sync`): failover.yml promoted "
         "%(new_primary)s; of %(acknowledged_before_the_kill)d writes acknowledged before the kill, %(lost)d were lost; "
-        "%(acknowledged_after)d more were acknowledged by the new primary." % result
+        "%(acknowledged_after)d more were acknowledged by the new primary, the first %(seconds_from_kill_to_first_write).1f s after the "
+        "kill (goal: 30 s)." % dict({"seconds_from_kill_to_first_write": float("nan")}, **result)
     ]
+
+
+def quorum(refused: dict | None, booted: dict | None, cold: dict | None) -> list:
+    """The majority rule's cases in the faults scenario (molecule/faults/tests/test_quorum.py)."""
+    lines = []
+    if refused:
+        lines.append(
+            "**One standby cut off, the controller reaching only it** (`molecule test -s faults`, test_quorum.py): failover.yml "
+            "refused (1 of 3 members reached); the checker polled every member %(checker_samples)d times and saw at most "
+            "%(most_writable_at_once)d member accepting writes, the primary throughout." % refused
+        )
+    else:
+        lines.append("Minority refused: not run (molecule test -s faults).")
+    lines.append("")
+    if booted:
+        lines.append(
+            "**Primary killed under writes, failover.yml run at once, the old primary then booted cut off from every peer** "
+            "(`molecule test -s faults`): the new primary was writable %(seconds_from_kill_to_promotion).1f s after the kill and "
+            "acknowledged its first write %(seconds_from_kill_to_first_write).1f s after it (goal: 30 s). The old primary's guard "
+            "waited for a majority and started it read-only after %(seconds_the_cut_off_boot_waited).1f s; rejoin.yml brought it "
+            "back once healed. The checker polled every member %(checker_samples)d times: at most %(most_writable_at_once)d member "
+            "accepted writes at any moment. Writes acknowledged after the kill: %(acknowledged_after_the_kill)d, lost: "
+            "%(lost_after_the_kill)d; acknowledged by the killed primary and lost (asynchronous): %(lost_before_the_kill_async)d." % booted
+        )
+    else:
+        lines.append("Kill, failover and a boot cut off: not run (molecule test -s faults).")
+    lines.append("")
+    if cold:
+        orders = "; ".join("%s %.1f s" % (order, seconds) for order, seconds in cold["seconds_to_streaming"].items())
+        lines.append(
+            "**Every member stopped and started again** (`molecule test -s faults`), seconds from the stop until the same primary "
+            "had every standby streaming: %s. The checker polled every member %d times: never two members accepted writes."
+            % (orders, cold["checker_samples"])
+        )
+    else:
+        lines.append("Cold starts: not run (molecule test -s faults).")
+    return lines
 
 
 def main() -> int:
@@ -106,6 +144,7 @@ def main() -> int:
         clone(load("clone_killed")),
         slot(load("slot_limit")),
         sync_failover(load("sync_failover")),
+        quorum(load("quorum_minority_refused"), load("quorum_kill_and_boot_cut_off"), load("quorum_cold_starts")),
     ):
         lines += part + [""]
     lines.append(END)

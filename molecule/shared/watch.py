@@ -15,7 +15,11 @@ QUERY = "SELECT NOT pg_is_in_recovery()"
 
 def writable(name: str) -> bool:
     command = ["docker", "exec", name, "runuser", "-u", "postgres", "--", "psql", "-XAtq", "-c", QUERY]
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=20, check=False)
+    try:
+        completed = subprocess.run(command, capture_output=True, text=True, timeout=20, check=False)
+    except subprocess.TimeoutExpired:
+        # A container that stops or starts may hold docker exec: no answer, as from a server that is down.
+        return False
     return completed.returncode == 0 and completed.stdout.strip() == "t"
 
 

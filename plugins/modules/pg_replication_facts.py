@@ -115,6 +115,9 @@ ansible_facts:
         wal_receiver:
           description:
             - The standby's row of C(pg_stat_wal_receiver) (status, upstream host and port, slot, timeline, masked conninfo).
+            - C(last_message_age_seconds) is how long ago the last message from the upstream arrived, by the standby's own
+              clock. On a live link it stays under half of C(wal_receiver_timeout), since the WAL receiver asks for a
+              keepalive then.
             - Null when no WAL receiver runs.
           type: dict
         replication:
@@ -233,7 +236,8 @@ SELECT pg_last_wal_receive_lsn()::text AS received_lsn,
 """
 WAL_RECEIVER_QUERY = """
 SELECT status, receive_start_tli, received_tli, written_lsn::text AS written_lsn, flushed_lsn::text AS flushed_lsn,
-       latest_end_lsn::text AS latest_end_lsn, slot_name, sender_host, sender_port, conninfo
+       latest_end_lsn::text AS latest_end_lsn, slot_name, sender_host, sender_port, conninfo,
+       extract(epoch FROM now() - last_msg_receipt_time)::float8 AS last_message_age_seconds
 FROM pg_stat_wal_receiver
 """
 REPLICATION_QUERY = """

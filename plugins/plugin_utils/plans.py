@@ -182,19 +182,29 @@ def _unreachable_refusal(unreachable: list, candidate: str, size: int, guarded: 
     )
 
 
+# The role sets wal_receiver_timeout to 5 s: a WAL receiver asks for a keepalive after 2.5 s of silence, so a live
+# upstream is heard from within about that; one silent for longer is gone, or about to be declared so.
+SILENCE_OF_A_LOST_UPSTREAM = 3.0
+
+
+def _hears_from(member: dict, hosts: set) -> bool:
+    """Whether the member's WAL receiver streams from one of `hosts` and has heard from it lately."""
+    receiver = (member["facts"] or {}).get("wal_receiver") or {}
+    age = receiver.get("last_message_age_seconds")
+    return (
+        receiver.get("status") == "streaming"
+        and receiver.get("sender_host") in hosts
+        and (age is None or float(age) < SILENCE_OF_A_LOST_UPSTREAM)
+    )
+
+
 def _quorum_problem(members: list, unreachable: list) -> str | None:
     """Why promoting now could leave two primaries, judged by the majority rule the guard applies on every member; None
     when the reachable side is a majority that no longer streams from any member out of reach."""
     size = len(members)
     reached = [member["host"] for member in members if member["host"] not in unreachable]
     lost = {member[key] for member in members if member["host"] in unreachable for key in ("host", "connect_host")}
-    streaming = [
-        member["host"]
-        for member in members
-        if (member["facts"] or {}).get("wal_receiver")
-        and member["facts"]["wal_receiver"].get("status") == "streaming"
-        and member["facts"]["wal_receiver"].get("sender_host") in lost
-    ]
+    streaming = [member["host"] for member in members if _hears_from(member, lost)]
     override = (
         " Only if the members out of reach are gone for good (destroyed, powered off for good), and knowing that a primary "
         "still running among them would take writes beside the new one, re-run with -e failover_without_majority=true."

@@ -47,6 +47,8 @@ def test_primary_and_standby_facts_match_the_database(lab, modules):
     assert facts["system_identifier"] == primary.value("SELECT system_identifier::text FROM pg_control_system()")
     assert facts["wal_receiver"]["status"] == "streaming"
     assert facts["wal_receiver"]["sender_port"] == primary.port and facts["wal_receiver"]["slot_name"] == "standby1"
+    # By the standby's own clock; a live upstream is heard from at least every half wal_receiver_timeout.
+    assert 0 <= facts["wal_receiver"]["last_message_age_seconds"] < 60
     assert facts["received_lsn"] is not None and facts["replayed_lsn"] is not None
     assert facts["replay_lag_bytes"] >= 0 and facts["replay_paused"] is False
     assert facts["current_lsn"] is None and facts["standby_signal"] is True

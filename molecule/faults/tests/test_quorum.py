@@ -48,6 +48,8 @@ def test_a_standby_alone_with_the_controller_cannot_fail_over():
         assert primaries() == [primary]
     finally:
         heal(lone)
+    # The primary's old walsender for the cut-off standby lingers until wal_sender_timeout: ask the standby itself.
+    wait_for(lambda: psql(lone, "SELECT status FROM pg_stat_wal_receiver", check=False).stdout.strip() == "streaming", 60, "no stream")
     wait_streaming_from(primary, [kept, lone])
     watch.stop()
     assert_never_two_writable(watch)

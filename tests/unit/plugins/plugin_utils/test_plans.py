@@ -417,6 +417,23 @@ def test_failover_refuses_while_a_reachable_standby_still_streams_from_the_membe
     )
 
 
+def test_a_standby_that_has_not_heard_from_its_upstream_lately_no_longer_streams_from_it():
+    # A primary killed 3 s ago: the receiver still says streaming until wal_receiver_timeout, but nothing came since.
+    silent = hostvars(
+        node1=None,
+        node2=standby(wal_receiver=dict(status="streaming", sender_host="node1", sender_port=5432, last_message_age_seconds=3.2)),
+        node3=standby(wal_receiver=dict(status="streaming", sender_host="node1", sender_port=5432, last_message_age_seconds=4.0)),
+    )
+    plan = failover_plan(NODES, silent, unreachable_ok=True)
+    assert not plan["refused"] and not plan["recheck"] and plan["detach"] == ["node2", "node3"]
+    recent = hostvars(
+        node1=None,
+        node2=standby(wal_receiver=dict(status="streaming", sender_host="node1", sender_port=5432, last_message_age_seconds=0.4)),
+        node3=standby(status="stopping"),
+    )
+    assert failover_plan(NODES, recent, unreachable_ok=True)["recheck"]
+
+
 def test_failover_matches_the_upstream_by_its_connect_host_too():
     variables = {"node1": {"postgresql_connect_host": "10.0.0.1"}}
     plan = failover_plan(
