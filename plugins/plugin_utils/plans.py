@@ -263,9 +263,9 @@ def failover_plan(
     guarded = len(members) >= 3 and bool(isolation_fence)
     # The primary out of reach loses the detached standbys' votes at the latest two checks after the detach (a check
     # counts a status reply newer than at the check before), then stops at the first check past its timeout; each check
-    # may start a second late (AccuracySec=1s), a check in a minority asks the peers first (2 s at most), and the stop
+    # may start a second late (AccuracySec=1s) or later by the peers it asked (2 s at most, in a minority), and the stop
     # refuses new sessions as it begins.
-    wait = int(isolation_timeout) + 3 * int(isolation_interval) + 6
+    wait = int(isolation_timeout) + 3 * int(isolation_interval) + 4
     done = (len(primaries) == 1 and not new_primary) or primaries == [new_primary]
     fence = [
         member["host"]

@@ -453,8 +453,9 @@ def run_watch(config: Config) -> int:
     state = load_state(config.state_file)
     now = time.time()
     verdict = watch_verdict(primary, system, timeline, streaming, [], config.members, state, now, config.isolation_timeout)
-    if verdict.action in (MINORITY, FENCE):
+    if verdict.action == MINORITY:
         # Too few fresh replies: the peers may be restarting standbys (votes), or a newer primary (a fence at once).
+        # Past the timeout there is no asking: every check since the minority began asked and found too few.
         verdict = watch_verdict(
             primary, system, timeline, streaming, ask_peers(config), config.members, state, now, config.isolation_timeout
         )
