@@ -85,6 +85,21 @@ def wait_stopped(member, timeout: float = 30.0) -> None:
         time.sleep(0.2)
 
 
+def tick(config, times: int) -> None:
+    """Run the watch once a second, as the timer does."""
+    for _tick in range(times):
+        run_guard("watch", config)
+        time.sleep(1)
+
+
+def armed_cluster(lab, modules):
+    """A primary and two standbys, the primary's guard armed (a majority streamed from it): (a, b, c, a's config)."""
+    a, b, c = cluster(lab, modules)
+    config = write_config(a, [a, b, c])
+    tick_until(a, config, lambda: os.path.exists(os.path.join(a.home, "guard-state.json")) and state_of(a)["armed"])
+    return a, b, c, config
+
+
 def tick_until(member, config, action_seen, timeout: float = 20.0):
     """Run the watch once a second, as the timer does, until `action_seen()` holds."""
     deadline = time.monotonic() + timeout
@@ -112,9 +127,7 @@ def test_probes_tell_a_primary_a_standby_a_stopped_server_and_a_name_that_does_n
 
 
 def test_a_primary_left_in_a_minority_stops_itself_with_standby_signal(lab, modules):
-    a, b, c = cluster(lab, modules)
-    config = write_config(a, [a, b, c])
-    tick_until(a, config, lambda: state_of(a)["armed"] if os.path.exists(os.path.join(a.home, "guard-state.json")) else False)
+    a, b, c, config = armed_cluster(lab, modules)
     assert a.running() and not signal_of(a)
     b.stop()
     c.stop()
@@ -126,13 +139,9 @@ def test_a_primary_left_in_a_minority_stops_itself_with_standby_signal(lab, modu
 
 
 def test_one_standby_is_enough_in_three_members(lab, modules):
-    a, b, c = cluster(lab, modules)
-    config = write_config(a, [a, b, c])
-    tick_until(a, config, lambda: os.path.exists(os.path.join(a.home, "guard-state.json")) and state_of(a)["armed"])
+    a, b, c, config = armed_cluster(lab, modules)
     c.stop()
-    for _tick in range(TIMEOUT + 3):
-        run_guard("watch", config)
-        time.sleep(1)
+    tick(config, TIMEOUT + 3)
     assert a.running() and not signal_of(a)
     assert state_of(a)["minority_since"] is None
 
@@ -166,26 +175,20 @@ def test_a_wal_stream_that_replays_nothing_is_no_vote(lab, modules):
 def test_standbys_restarting_together_keep_the_primary_up(lab, modules):
     # Both standbys down for longer than the timeout, then up again (a setting that needs a restart): as soon as they
     # answer as standbys that follow a primary, they vote, before they stream again.
-    a, b, c = cluster(lab, modules)
-    config = write_config(a, [a, b, c])
-    tick_until(a, config, lambda: os.path.exists(os.path.join(a.home, "guard-state.json")) and state_of(a)["armed"])
+    a, b, c, config = armed_cluster(lab, modules)
     b.stop()
     c.stop()
     run_guard("watch", config)
     time.sleep(TIMEOUT - 1)
     b.append_config("primary_conninfo = ''", path=os.path.join(b.data_dir, "postgresql.auto.conf"))
     b.start()
-    for _tick in range(TIMEOUT + 2):
-        run_guard("watch", config)
-        time.sleep(1)
+    tick(config, TIMEOUT + 2)
     assert a.running() and not signal_of(a)
     assert state_of(a)["minority_since"] is None
 
 
 def test_a_primary_whose_standbys_were_detached_stops(lab, modules):
-    a, b, c = cluster(lab, modules)
-    config = write_config(a, [a, b, c])
-    tick_until(a, config, lambda: os.path.exists(os.path.join(a.home, "guard-state.json")) and state_of(a)["armed"])
+    a, b, c, config = armed_cluster(lab, modules)
     for standby in (b, c):
         assert modules.run("pg_follow", dict(data_dir=standby.data_dir, detach=True, wait_timeout=30, **standby.login()))["changed"]
     started = time.monotonic()
@@ -210,9 +213,7 @@ def test_a_primary_that_sees_a_newer_primary_stops_at_once(lab, modules):
 
 
 def test_start_as_primary_with_a_majority_then_wait_and_start_read_only_without_one(lab, modules):
-    a, b, c = cluster(lab, modules)
-    config = write_config(a, [a, b, c])
-    tick_until(a, config, lambda: os.path.exists(os.path.join(a.home, "guard-state.json")) and state_of(a)["armed"])
+    a, b, c, config = armed_cluster(lab, modules)
     a.stop()
     started = time.monotonic()
     run_guard("start", config)
@@ -246,9 +247,7 @@ def test_start_read_only_when_another_member_runs_as_primary(lab, modules):
 
 
 def test_start_waits_while_the_standbys_follow_a_newer_timeline(lab, modules):
-    a, b, c = cluster(lab, modules)
-    config = write_config(a, [a, b, c])
-    tick_until(a, config, lambda: os.path.exists(os.path.join(a.home, "guard-state.json")) and state_of(a)["armed"])
+    a, b, c, config = armed_cluster(lab, modules)
     a.stop()
     b.query("SELECT pg_promote()")
     b.wait_for("SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)", "00000002")

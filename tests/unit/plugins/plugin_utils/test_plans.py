@@ -394,7 +394,7 @@ def test_failover_past_an_unreachable_primary_detaches_the_standbys_then_waits_f
 
 
 def test_failover_wait_follows_the_fence_settings():
-    # Two checks to lose the detached standbys' votes, the timeout, one more check, a second of lateness each, 2 s of questions in a minority.
+    # Two checks to lose the detached standbys' votes, the timeout, one more check, a second of lateness each.
     assert failover_plan(NODES, unreachable_primary(), unreachable_ok=True)["isolation_wait"] == 10 + 3 * 2 + 4
 
 
