@@ -8,6 +8,8 @@ is primary), with a checker asking every member inside the containers whether it
    cut off from every peer (no network, so no peer name resolves): its guard waits for a majority, then starts it
    read-only; rejoin.yml brings it back once healed.
 4. Every member stopped and started again, in three orders: the same primary, every standby streaming, no action.
+5. A failover after a switchover, the most advanced standby not yet past a restartpoint on the new timeline: it is
+   the one promoted.
 """
 
 from __future__ import annotations
@@ -146,3 +148,35 @@ def test_every_member_restarted_at_once_in_any_order_keeps_the_primary():
     assert_never_two_writable(watch)
     record("quorum_cold_starts", dict(seconds_to_streaming=took, checker_samples=len(watch.samples)))
     print("cold starts:", took)
+
+
+def test_failover_after_a_switchover_promotes_the_standby_that_received_most():
+    """The most advanced standby has had no restartpoint since the switchover's timeline switch (its control file
+    still names the old timeline), the other one has: the choice follows what each received, not its checkpoint."""
+    old_primary = the_primary()
+    new_primary, ahead = [name for name in MEMBERS if name != old_primary]
+    behind = old_primary
+    status, output = playbook("switchover", "new_primary=" + new_primary)
+    assert status == 0, output[-3000:]
+    wait_streaming_from(new_primary, [ahead, behind])
+    # A restartpoint on the member that will fall behind: its control file moves to the new timeline.
+    psql(behind, "CHECKPOINT")
+    psql(behind, "ALTER SYSTEM SET primary_conninfo = ''")
+    psql(behind, "SELECT pg_reload_conf()")
+    wait_for(lambda: psql(behind, "SELECT count(*) FROM pg_stat_wal_receiver") == "0", 30, "the WAL receiver did not stop")
+    psql(new_primary, "CREATE TABLE received_most AS SELECT g FROM generate_series(1, 100000) AS g")
+    wait_for(lambda: psql(ahead, "SELECT count(*) FROM received_most", check=False).stdout.strip() == "100000", 60, "no rows")
+    # The condition that misled the choice before: by their control files, the one behind looks newer.
+    checkpoint_timeline = "SELECT timeline_id FROM pg_control_checkpoint()"
+    assert int(psql(ahead, checkpoint_timeline)) < int(psql(behind, checkpoint_timeline))
+    docker("kill", new_primary)
+    status, output = playbook("failover", "failover_primary_unreachable_ok=true")
+    assert status == 0, output[-4000:]
+    assert "promote %s (ranking: %s > %s)" % (ahead, ahead, behind) in output, output[-4000:]
+    assert primaries() == [ahead]
+    assert psql(ahead, "SELECT count(*) FROM received_most") == "100000"
+    docker("start", new_primary)
+    wait_for(lambda: psql(new_primary, "SELECT pg_is_in_recovery()", check=False).stdout.strip() == "t", 120, "not read-only")
+    status, output = playbook("rejoin", "rejoin_host=" + new_primary)
+    assert status == 0, output[-4000:]
+    wait_streaming_from(ahead, [behind, new_primary])
