@@ -159,7 +159,12 @@ def test_failover_after_a_switchover_promotes_the_standby_that_received_most():
     status, output = playbook("switchover", "new_primary=" + new_primary)
     assert status == 0, output[-3000:]
     wait_streaming_from(new_primary, [ahead, behind])
-    # A restartpoint on the member that will fall behind: its control file moves to the new timeline.
+    # A restartpoint on the member that will fall behind, at a checkpoint of the new timeline: its control file moves
+    # to the new timeline. The other standby's last restartpoint was at the cold starts' stop, minutes ago.
+    psql(new_primary, "CHECKPOINT")
+    position = psql(new_primary, "SELECT pg_current_wal_lsn()")
+    replayed = "SELECT pg_last_wal_replay_lsn() >= '%s'" % position
+    wait_for(lambda: psql(behind, replayed) == "t", 30, "the checkpoint was not replayed")
     psql(behind, "CHECKPOINT")
     psql(behind, "ALTER SYSTEM SET primary_conninfo = ''")
     psql(behind, "SELECT pg_reload_conf()")
