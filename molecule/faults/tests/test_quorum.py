@@ -19,7 +19,7 @@ from ops import MEMBERS, playbook, primaries, psql, record, the_primary, unreach
 from test_faults import ADDRESSES, NETWORK, docker, in_container, wait_for
 from watch import WritableWatch
 
-START_GUARD_TIMEOUT = 10  # postgresql_start_guard_timeout in molecule.yml
+START_GUARD_TIMEOUT = 30  # postgresql_start_guard_timeout in molecule.yml
 
 
 def cut(name):
