@@ -113,7 +113,8 @@ def quorum(refused: dict | None, booted: dict | None, cold: dict | None) -> list
     lines.append("")
     if booted:
         lines.append(
-            "**Primary killed under writes, failover.yml run at once, the old primary then booted cut off from every peer** "
+            "**A switchover, then the new primary killed under writes, failover.yml run at once, the killed primary then booted cut off "
+            "from every peer** "
             "(`molecule test -s faults`): the new primary was writable %(seconds_from_kill_to_promotion).1f s after the kill and "
             "acknowledged its first write %(seconds_from_kill_to_first_write).1f s after it (goal: 30 s). The old primary's guard "
             "waited for a majority and started it read-only after %(seconds_the_cut_off_boot_waited).1f s; rejoin.yml brought it "
