@@ -58,6 +58,18 @@ def bases(lab: Lab) -> dict:
         pg_clone=dict(upstream, data_dir=os.path.join(lab.base, "standby"), bin_dir=BIN_DIR),
         pg_rewind=dict(upstream, data_dir=primary.data_dir, bin_dir=BIN_DIR),
         pg_follow=dict(upstream, data_dir=primary.data_dir, **primary.login()),
+        pg_guard=dict(
+            program="print('guard')",
+            program_path=os.path.join(lab.base, "guard"),
+            config=dict(port=primary.port),
+            config_path=os.path.join(lab.base, "guard.json"),
+            cluster="15-main",
+            service="postgresql@15-main",
+            data_dir=primary.data_dir,
+            replication_password="repl pass",
+            passfile=os.path.join(lab.base, "guard.pgpass"),
+            unit_dir=os.path.join(lab.base, "units"),
+        ),
     )
 
 
@@ -195,6 +207,16 @@ SPECIFIC_CASES = [
     ("pg_follow", dict(detach=True, primary_host=None), r"runs as a primary: there is no primary for it to stop following"),
     ("pg_follow", dict(detach=True, wait_timeout=-1), r"wait_timeout must be zero or more"),
     ("pg_follow", dict(detach=True, data_dir=NOT_A_DATA_DIR), r"data_dir /etc is not a PostgreSQL data directory"),
+    ("pg_guard", dict(isolation_interval=1), r"isolation_interval must be 2 or more \(seconds\), got 1"),
+    ("pg_guard", dict(replication_password=None), r"replication_password required when start_guard or isolation_fence is true"),
+    ("pg_guard", dict(program=None, config=None), r"program and config required when start_guard or isolation_fence"),
+    ("pg_guard", dict(replication_password="two\nlines"), r"replication_password must not hold a line break"),
+    ("pg_guard", dict(cluster="15/main"), r"cluster must be a non-empty name without '/'.*'15/main'"),
+    ("pg_guard", dict(service="postgresql@15 main"), r"service must be a non-empty name without '/', spaces"),
+    ("pg_guard", dict(owner="nobody_here"), r"owner nobody_here is no user of this host"),
+    ("pg_guard", dict(config_path="guard.json"), r"config_path must be an absolute path, got 'guard.json'"),
+    ("pg_guard", dict(passfile="<lab>"), r"passfile <lab> is a directory"),
+    ("pg_guard", dict(start_guard="perhaps"), r"start_guard.*'perhaps'.*bool"),
 ]
 
 
@@ -207,7 +229,7 @@ def all_cases() -> list:
     for module in UPSTREAM_MODULES:
         cases += [(module, bad, pattern) for bad, pattern in UPSTREAM_CASES]
         cases += [case for case in SPECIFIC_CASES if case[0] == module]
-    cases += [case for case in SPECIFIC_CASES if case[0] in ("pg_shutdown", "pg_clone")]
+    cases += [case for case in SPECIFIC_CASES if case[0] in ("pg_shutdown", "pg_clone", "pg_guard")]
     return cases
 
 
