@@ -40,6 +40,16 @@ options:
         timeline in C(pg_control), which M(pgops.replication.pg_rewind) reads when the old primary rewinds from this server.
     type: bool
     default: false
+  delay:
+    description:
+      - Seconds to wait before promoting, connected and with the server found in recovery. It is checked again
+        afterwards, and the module fails when something else promoted it meanwhile.
+      - C(failover.yml) waits here, after the standbys stopped following any primary, until a primary out of reach,
+        left in a minority, has stopped itself; the wait then overlaps the module's own start.
+      - Not waited in check mode.
+    type: int
+    default: 0
+    version_added: 0.2.0
   promote_timeout:
     description:
       - Seconds to wait for the promotion to finish. When it has not finished by then, the module fails, reporting
@@ -157,6 +167,7 @@ def main() -> None:
         lsn_timeout=dict(type="int", default=30),
         promote_timeout=dict(type="int", default=60),
         checkpoint=dict(type="bool", default=False),
+        delay=dict(type="int", default=0),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     require_psycopg(module)
@@ -169,6 +180,7 @@ def main() -> None:
             module.fail_json(msg="wait_for_lsn: %s" % error)
     validate_positive(module, params["lsn_timeout"], "lsn_timeout", allow_zero=True)
     validate_positive(module, params["promote_timeout"], "promote_timeout")
+    validate_positive(module, params["delay"], "delay", allow_zero=True)
     connection = connect(module)
     with connection:
         state = standby_state(connection)
@@ -183,6 +195,14 @@ def main() -> None:
             if target is not None:
                 result["gate_reached"] = lsn_at_least(state["replayed_lsn"], target)
             module.exit_json(changed=True, timeline_after=state["timeline"], **result)
+        if params["delay"]:
+            time.sleep(params["delay"])
+            state = standby_state(connection)
+            if not state["in_recovery"]:
+                module.fail_json(
+                    msg="the server left recovery during the %d s delay: something else promoted it" % params["delay"], **result
+                )
+            result["replayed_lsn"] = state["replayed_lsn"]
         if target is not None:
             state = wait_for_replay(connection, target, params["lsn_timeout"])
             if not state["in_recovery"]:

@@ -151,6 +151,7 @@ SPECIFIC_CASES = [
     ("pg_promote", dict(promote_timeout=2**40), r"promote_timeout must be at most 2147483647"),
     ("pg_promote", dict(lsn_timeout="soon"), r"lsn_timeout.*'soon'.*int"),
     ("pg_promote", dict(checkpoint="perhaps"), r"checkpoint.*'perhaps'.*bool"),
+    ("pg_promote", dict(delay=-1), r"delay must be zero or more, got -1"),
     ("pg_shutdown", dict(data_dir="<lab>"), r"data_dir <lab> is not a PostgreSQL data directory"),
     ("pg_shutdown", dict(data_dir=NOT_A_DATA_DIR), r"data_dir /etc is not a PostgreSQL data directory"),
     ("pg_shutdown", dict(data_dir=None), r"missing required arguments: data_dir"),

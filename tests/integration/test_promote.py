@@ -69,3 +69,34 @@ def test_a_refused_promotion_was_never_requested(lab, modules):
     assert_clean_failure(result, r"pg_promote failed: .*permission denied")
     assert result["changed"] is False and result["promotion_requested"] is False
     assert standby.value("SELECT pg_is_in_recovery()") is True
+
+
+def test_the_delay_is_waited_before_promoting_and_checked_again(lab, modules):
+    import threading
+    import time
+
+    primary = lab.primary()
+    standby = lab.clone(primary, "standby1", modules)
+    other = lab.clone(primary, "standby2", modules)
+    primary.stop()
+    # While the module waits (connected, idle), the server is promoted from elsewhere: the module must notice.
+    def promote_once_the_module_waits():
+        standby.wait_for(
+            "SELECT count(*) > 0 FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
+            " AND state = 'idle'",
+            True,
+            timeout=60,
+        )
+        standby.query("SELECT pg_promote(true, 30)")
+
+    promoted_elsewhere = threading.Thread(target=promote_once_the_module_waits)
+    promoted_elsewhere.start()
+    result = modules.run("pg_promote", standby.login(delay=8))
+    promoted_elsewhere.join()
+    assert_clean_failure(result, r"the server left recovery during the 8 s delay: something else promoted it")
+    assert result["promoted"] is False and result["promotion_requested"] is False
+
+    started = time.monotonic()
+    result = modules.run("pg_promote", other.login(delay=3))
+    assert result["promoted"] is True and time.monotonic() - started >= 3
+    assert other.value("SELECT pg_is_in_recovery()") is False

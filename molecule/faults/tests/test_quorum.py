@@ -4,6 +4,10 @@ is primary), with a checker asking every member inside the containers whether it
 1. One standby cut off, the controller reaching only it: failover.yml refuses (1 of 3 members), the primary keeps its
    majority (the other standby) and stays up; once healed there is nothing to repair.
 2. The controller cut off from a primary the standbys still stream from: failover.yml reads them twice and refuses.
+2b. The asymmetric split: the primary and one standby cut off from each other only, both still reaching the third
+   member, the controller reaching the two standbys. The primary keeps its majority (the third streams from it) and
+   failover.yml refuses; forced with the disaster-recovery override, it detaches the standbys, and the primary, which
+   still reaches the third member, stops itself before the promotion: never two writable.
 3. Every member stopped and started again, in three orders: the same primary, every standby streaming, no action.
 4. Under writes, a switchover, then the new primary killed and failover.yml run at once (kill-to-first-write
    measured): the most advanced standby is promoted although it has had no restartpoint on the new timeline. The
@@ -28,6 +32,18 @@ def cut(name):
 
 def heal(name):
     docker("network", "connect", "--ip", ADDRESSES[name], NETWORK, name)
+
+
+def cut_between(first, second, action="add"):
+    """Cut (or, with action="del", heal) the network between two members only: a blackhole route to each other in each
+    one's network namespace, set by a throw-away container of the lab image that joins it. Both keep reaching every
+    other member."""
+    for name, other in ((first, second), (second, first)):
+        image = docker("inspect", "-f", "{{.Config.Image}}", name).stdout.strip()
+        docker(
+            "run", "--rm", "--network", "container:" + name, "--cap-add", "NET_ADMIN", "--entrypoint", "ip", image,
+            "route", action, "blackhole", ADDRESSES[other] + "/32",
+        )  # fmt: skip
 
 
 def assert_never_two_writable(watch):
@@ -66,6 +82,63 @@ def test_a_controller_cut_off_from_a_running_primary_does_not_fail_over():
     assert refused != 0, output[-3000:]
     assert "still stream from %s, which this controller cannot reach" % primary in output, output[-3000:]
     assert primaries() == [primary]
+
+
+def test_the_asymmetric_split_never_leaves_two_writable():
+    primary = the_primary()
+    cut_standby, bridge = [name for name in MEMBERS if name != primary]
+    load = writer().start()
+    watch = WritableWatch(MEMBERS).start()
+    cut_between(primary, cut_standby)
+    cut_at = time.monotonic()
+    try:
+        wait_for(
+            lambda: psql(cut_standby, "SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'") == "0", 30, "still streams"
+        )
+        refused, output = playbook("failover", unreachable(primary), "failover_primary_unreachable_ok=true")
+        assert refused != 0, output[-3000:]
+        assert "%s still streams from %s" % (bridge, primary) in output, output[-3000:]
+        # Longer than the fence's timeout and two checks: the bridge's vote keeps the primary up.
+        time.sleep(15)
+        assert primaries() == [primary]
+        status, output = playbook(
+            "failover", unreachable(primary), "failover_primary_unreachable_ok=true", "failover_without_majority=true"
+        )
+        assert status == 0, output[-4000:]
+        assert "WARNING: failover_without_majority=true" in output, output[-4000:]
+        new_primary = primaries()
+        assert len(new_primary) == 1 and new_primary[0] != primary, new_primary
+        new_primary = new_primary[0]
+        # The old primary still reaches the bridge, but the bridge no longer follows it: it stopped itself, fenced.
+        assert in_container(primary, "test -e /var/lib/postgresql/15/main/standby.signal && echo fenced") == "fenced"
+        journal = in_container(primary, "journalctl --no-pager -u pgops-isolation-fence-15-main.service")
+        assert "members voted for this primary (a majority needs 2)" in journal, journal[-2000:]
+    finally:
+        cut_between(primary, cut_standby, "del")
+    status, output = playbook("rejoin", "rejoin_host=" + primary)
+    assert status == 0, output[-4000:]
+    wait_streaming_from(new_primary, [name for name in MEMBERS if name != new_primary])
+    load.stop()
+    watch.stop()
+    assert_never_two_writable(watch)
+    fenced_at = watch.last_writable(primary)
+    promoted_at = watch.first_writable_after(new_primary, cut_at)
+    assert fenced_at is not None and promoted_at is not None and fenced_at < promoted_at
+    address = load.conninfo["host"].split(",")[MEMBERS.index(new_primary)]
+    missing = load.missing_on(address)
+    after_promotion = [write_id for write_id, at, _took in load.acknowledged if at > promoted_at]
+    assert after_promotion and not set(missing) & set(after_promotion)
+    result = dict(
+        checker_samples=len(watch.samples),
+        most_writable_at_once=watch.most_writable_at_once(),
+        seconds_from_fence_to_promotion=round(promoted_at - fenced_at, 1),
+        acknowledged=len(load.acknowledged),
+        acknowledged_after_the_promotion=len(after_promotion),
+        lost_after_the_promotion=len(set(missing) & set(after_promotion)),
+        lost_before_the_promotion_override=len(missing),
+    )
+    record("quorum_asymmetric_split", result)
+    print("asymmetric split:", result)
 
 
 def test_every_member_restarted_at_once_in_any_order_keeps_the_primary():

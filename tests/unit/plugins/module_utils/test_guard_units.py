@@ -73,7 +73,7 @@ def test_both_off_writes_nothing_and_removes_every_unit():
 
 
 def test_exec_lines_keep_paths_with_spaces_and_specifiers_literal():
-    found = files(config_path="/etc/pg conf/15%i/$HOME\"x\".json")
+    found = files(config_path='/etc/pg conf/15%i/$HOME"x".json')
     start = exec_line(found[DROPIN].text, "ExecStartPre")
     # systemd splits like a shell for quotes and backslashes, and expands % and $: doubled to stay literal.
     assert shlex.split(start.replace("%%", "%").replace("$$", "$")) == [
@@ -84,10 +84,10 @@ def test_exec_lines_keep_paths_with_spaces_and_specifiers_literal():
         "/usr/bin/python3",
         "/usr/local/lib/pgops-guard",
         "start",
-        "/etc/pg conf/15%i/$HOME\"x\".json",
+        '/etc/pg conf/15%i/$HOME"x".json',
     ]
     watch = exec_line(found[SERVICE].text, "ExecStart")
-    assert shlex.split(watch.replace("%%", "%").replace("$$", "$"))[-2:] == ["watch", "/etc/pg conf/15%i/$HOME\"x\".json"]
+    assert shlex.split(watch.replace("%%", "%").replace("$$", "$"))[-2:] == ["watch", '/etc/pg conf/15%i/$HOME"x".json']
 
 
 def test_systemd_quote():
