@@ -345,14 +345,6 @@ def ask_peers(config: Config) -> list:
     ]
 
 
-def local_connection(config: Config):
-    import psycopg  # pylint: disable=import-outside-toplevel
-
-    return psycopg.connect(
-        host=config.socket_dir, port=config.port, user=config.local_user, dbname="postgres", connect_timeout=5, autocommit=True
-    )
-
-
 def stopped_server_identity(config: Config) -> tuple:
     """The system identifier and newest timeline of the data directory of a server that is not running."""
     completed = subprocess.run(
@@ -411,28 +403,49 @@ def run_start(config: Config) -> int:
         time.sleep(2)
 
 
+# One psql run, not psycopg: importing psycopg costs about ten times what the rest of a check does, and a primary
+# runs the check every few seconds. Fields are separated by the unit separator, which no value here holds.
+FIELD = "\x1f"
+PRIMARY_STATE_QUERIES = (
+    "SELECT pg_is_in_recovery(), system_identifier::text,"
+    " CASE WHEN pg_is_in_recovery() THEN '' ELSE pg_walfile_name(pg_current_wal_lsn()) END FROM pg_control_system()",
+    # A standby replays what it receives; pg_basebackup's and pg_receivewal's streams report no replay.
+    "SELECT application_name, reply_time::text FROM pg_stat_replication"
+    " WHERE state IN ('streaming', 'catchup') AND replay_lsn IS NOT NULL AND reply_time IS NOT NULL",
+)
+
+
+def parse_primary_state(output: str, names: set) -> tuple:
+    """(primary, system identifier, timeline, {member: last reply time}) from the psql output of PRIMARY_STATE_QUERIES."""
+    lines = output.splitlines()
+    if not lines:
+        return False, None, None, {}
+    in_recovery, system, walfile = (lines[0].split(FIELD) + ["", "", ""])[:3]
+    if in_recovery != "f" or len(walfile) < 8:
+        return False, system or None, None, {}
+    streaming = {}
+    for line in lines[1:]:
+        name, _, reply = line.partition(FIELD)
+        if name in names and reply:
+            streaming[name] = reply
+    return True, system, int(walfile[:8], 16), streaming
+
+
 def local_primary_state(config: Config) -> tuple:
     """(primary, system identifier, timeline, {member: last reply time}) of the running server; (False, ...) when it
     does not run or does not answer."""
-    import psycopg  # pylint: disable=import-outside-toplevel
-
+    command = [os.path.join(config.bin_dir, "psql"), "-X", "-A", "-t", "-q", "-F", FIELD, "-h", config.socket_dir, "-p", str(config.port)]
+    command += ["-U", config.local_user, "-d", "postgres", "-v", "ON_ERROR_STOP=1"]
+    for query in PRIMARY_STATE_QUERIES:
+        command += ["-c", query]
+    environment = dict(os.environ, PGCONNECT_TIMEOUT="5", PGAPPNAME="pgops-guard")
     try:
-        with local_connection(config) as connection:
-            in_recovery, system = connection.execute(
-                "SELECT pg_is_in_recovery(), system_identifier::text FROM pg_control_system()"
-            ).fetchone()
-            if in_recovery:
-                return False, system, None, {}
-            walfile = connection.execute("SELECT pg_walfile_name(pg_current_wal_lsn())").fetchone()[0]
-            rows = connection.execute(
-                # A standby replays what it receives; pg_basebackup's and pg_receivewal's streams report no replay.
-                "SELECT application_name, reply_time::text FROM pg_stat_replication"
-                " WHERE state IN ('streaming', 'catchup') AND replay_lsn IS NOT NULL"
-            ).fetchall()
-    except psycopg.Error:
+        completed = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
         return False, None, None, {}
-    names = {peer.name for peer in config.peers}
-    return True, system, int(walfile[:8], 16), {name: reply for name, reply in rows if name in names}
+    if completed.returncode != 0:
+        return False, None, None, {}
+    return parse_primary_state(completed.stdout, {peer.name for peer in config.peers})
 
 
 def fence(config: Config, reason: str) -> None:

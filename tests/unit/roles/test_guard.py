@@ -274,3 +274,14 @@ def test_peer_connection_keywords_leave_unset_tls_out():
     assert kwargs["user"] == "rep$(id)"
     assert "sslmode" not in kwargs and "sslrootcert" not in kwargs
     assert kwargs["replication"] == "true" and kwargs["dbname"] == "replication"
+
+
+def test_primary_state_from_psql_output():
+    output = "f\x1f7401\x1f000000030000000000000004\nb\x1f2026-12-06 03:00:01+00\nclone\x1f2026-12-06 03:00:01+00\n"
+    assert guard.parse_primary_state(output, {"b", "c"}) == (True, "7401", 3, {"b": "2026-12-06 03:00:01+00"})
+
+
+def test_primary_state_of_a_standby_or_of_nothing():
+    assert guard.parse_primary_state("t\x1f7401\x1f\n", {"b"}) == (False, "7401", None, {})
+    assert guard.parse_primary_state("", {"b"}) == (False, None, None, {})
+    assert guard.parse_primary_state("f\x1f7401\x1f\n", {"b"}) == (False, "7401", None, {})
