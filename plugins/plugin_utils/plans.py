@@ -261,11 +261,11 @@ def failover_plan(
     # SSH reaches the host but its server does not answer: it may run as primary, so it is fenced like one.
     silent = [member["host"] for member in members if member["reached"] and member["facts"] is None]
     guarded = len(members) >= 3 and bool(isolation_fence)
-    # The primary out of reach loses the detached standbys' votes at the latest two checks after the detach (a check
-    # counts a status reply newer than at the check before), then stops at the first check past its timeout; each check
-    # may start a second late (AccuracySec=1s) or later by the peers it asked (2 s at most, in a minority), and the stop
-    # refuses new sessions as it begins.
-    wait = int(isolation_timeout) + 3 * int(isolation_interval) + 4
+    # The primary out of reach: its next run starts within an interval after the detach (a second late at most,
+    # AccuracySec=1s), sees no status reply change in 1.5 s and no standby that follows a primary, and begins its
+    # minority; it stops at the timeout, checked in the same run (its asking ends by then), and the stop refuses new
+    # sessions as it begins. A few seconds to spare on top.
+    wait = int(isolation_timeout) + int(isolation_interval) + 4
     done = (len(primaries) == 1 and not new_primary) or primaries == [new_primary]
     fence = [
         member["host"]

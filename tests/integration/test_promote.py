@@ -79,6 +79,7 @@ def test_the_delay_is_waited_before_promoting_and_checked_again(lab, modules):
     standby = lab.clone(primary, "standby1", modules)
     other = lab.clone(primary, "standby2", modules)
     primary.stop()
+
     # While the module waits (connected, idle), the server is promoted from elsewhere: the module must notice.
     def promote_once_the_module_waits():
         standby.wait_for(

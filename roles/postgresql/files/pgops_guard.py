@@ -144,7 +144,7 @@ def _start_shortfall(answers: list, voters: list, votes: int, members: int, syst
 
 
 def fresh_voters(streaming: dict, state: GuardState) -> list:
-    """The members streaming from this server whose last status reply is new since the previous tick."""
+    """The members streaming from this server whose status reply changed since the look before."""
     return sorted(name for name, reply in streaming.items() if reply is not None and state.replies.get(name) != reply)
 
 
@@ -160,7 +160,7 @@ def watch_verdict(
     timeout: float,
 ) -> Verdict:
     """What a member does at one tick of its timer. `streaming` maps each member streaming from this server to the
-    time of its last status reply; a member votes when that reply is newer than the one seen at the previous tick
+    time of its last status reply; a member votes when that reply is newer than the one seen at the look before (1.5 s earlier in the same run)
     (the clocks of two hosts are never compared), or when it answers as a standby that stands by this server (one
     restarting or reconnecting). `answers` are the peers' own answers, asked only when the replies are too few."""
     if not primary or members < 3:
@@ -326,9 +326,11 @@ def _text(value) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def ask_peers(config: Config) -> list:
-    """Every peer at once; one that has not answered within connect_timeout (name resolution included) did not answer."""
+def ask_peers(config: Config, within: float | None = None) -> list:
+    """Every peer at once; one that has not answered within connect_timeout, or `within` seconds when shorter (name
+    resolution included), did not answer."""
     answers: dict = {}
+    limit = config.connect_timeout if within is None else max(0.1, min(float(config.connect_timeout), within))
 
     def ask(peer: Peer) -> None:
         answers[peer.name] = ask_peer(config, peer)
@@ -336,13 +338,10 @@ def ask_peers(config: Config) -> list:
     threads = [threading.Thread(target=ask, args=(peer,), daemon=True) for peer in config.peers]
     for thread in threads:
         thread.start()
-    deadline = time.monotonic() + config.connect_timeout
+    deadline = time.monotonic() + limit
     for thread in threads:
         thread.join(max(0.0, deadline - time.monotonic()))
-    return [
-        answers.get(peer.name, PeerAnswer(peer.name, False, error="no answer within %d s" % config.connect_timeout))
-        for peer in config.peers
-    ]
+    return [answers.get(peer.name, PeerAnswer(peer.name, False, error="no answer within %.1f s" % limit)) for peer in config.peers]
 
 
 def stopped_server_identity(config: Config) -> tuple:
@@ -458,26 +457,52 @@ def fence(config: Config, reason: str) -> None:
     )
 
 
-def run_watch(config: Config) -> int:
+# A member votes when its status reply changed between two looks this far apart (standbys reply every second), so
+# that a run judges from what it sees, not from what an earlier run saw seconds before.
+SAMPLE_GAP = 1.5
+# In a minority the run goes on checking at this period until a majority returns or the timeout passes: the stop comes
+# at the timeout, not at the first timer tick after it.
+MINORITY_PERIOD = 1.5
+
+
+def look(config: Config) -> tuple:
     if os.path.exists(os.path.join(config.data_dir, "standby.signal")):
-        primary, system, timeline, streaming = False, None, None, {}
-    else:
-        primary, system, timeline, streaming = local_primary_state(config)
-    state = load_state(config.state_file)
-    now = time.time()
-    verdict = watch_verdict(primary, system, timeline, streaming, [], config.members, state, now, config.isolation_timeout)
-    if verdict.action == MINORITY:
-        # Too few fresh replies: the peers may be restarting standbys (votes), or a newer primary (a fence at once).
-        # Past the timeout there is no asking: every check since the minority began asked and found too few.
-        verdict = watch_verdict(
-            primary, system, timeline, streaming, ask_peers(config), config.members, state, now, config.isolation_timeout
-        )
-    if verdict.action == FENCE:
-        fence(config, verdict.reason)
-    elif verdict.action == MINORITY and state.minority_since is None:
-        log(verdict.reason)
-    if verdict.state != state:
+        return False, None, None, {}
+    return local_primary_state(config)
+
+
+def run_watch(config: Config) -> int:
+    saved = load_state(config.state_file)
+    primary, system, timeline, streaming = look(config)
+    timeout = config.isolation_timeout
+    if not primary:
+        verdict = watch_verdict(False, system, timeline, streaming, [], config.members, saved, time.time(), timeout)
+        if verdict.state != saved:
+            save_state(config.state_file, verdict.state)
+        return 0
+    # The first look is what the second one is compared with.
+    state = replace(saved, replies=streaming) if saved.system == system else GuardState(system=system, replies=streaming)
+    time.sleep(SAMPLE_GAP)
+    for _check in range(int(timeout / MINORITY_PERIOD) + 10):
+        primary, system, timeline, streaming = look(config)
+        now = time.time()
+        verdict = watch_verdict(primary, system, timeline, streaming, [], config.members, state, now, timeout)
+        if verdict.action == MINORITY:
+            # Too few fresh replies: the peers may be restarting standbys (votes), or a newer primary (a fence at once).
+            # Past the timeout there is no asking; the asking itself ends by the timeout.
+            since = verdict.state.minority_since
+            answers = ask_peers(config, within=since + timeout - now)
+            asked = replace(state, minority_since=since)
+            verdict = watch_verdict(primary, system, timeline, streaming, answers, config.members, asked, time.time(), timeout)
+        if verdict.action == FENCE:
+            fence(config, verdict.reason)
+        elif verdict.action == MINORITY and state.minority_since is None:
+            log(verdict.reason)
         save_state(config.state_file, verdict.state)
+        if verdict.action != MINORITY:
+            return 0
+        state = verdict.state
+        time.sleep(max(0.0, min(now + MINORITY_PERIOD, state.minority_since + timeout) - time.time()))
     return 0
 
 

@@ -360,13 +360,13 @@ def unreachable_primary(status="stopping", **variables):
 
 def test_failover_refuses_past_an_unreachable_member_unless_told():
     plan = failover_plan(NODES, unreachable_primary())
-    assert plan["refused"] and plan["unreachable"] == ["node1"] and plan["isolation_fence"] and plan["isolation_wait"] == 20
+    assert plan["refused"] and plan["unreachable"] == ["node1"] and plan["isolation_fence"] and plan["isolation_wait"] == 16
     assert plan["refusal"] == (
         "Failover refused, nothing was changed: node1 cannot be reached. If one of them still runs as primary and clients can "
         "reach it, promoting node2 makes two primaries (split brain): writes there would be lost or conflict. Make sure it is "
         "down or cut off from clients (power it off, block its port), then re-run with -e failover_primary_unreachable_ok=true. "
         "With three members or more, the failover first makes every standby it reaches stop following any primary, so that a "
-        "primary still running out of reach is left in a minority and stops itself within 20 s (isolation fence, "
+        "primary still running out of reach is left in a minority and stops itself within 16 s (isolation fence, "
         "postgresql_isolation_timeout=10): it waits that long before promoting. A member that was powered off starts "
         "read-only (start guard); rejoin it with the rejoin playbook (pgops.replication.rejoin)."
     )
@@ -383,19 +383,19 @@ def test_failover_refusal_says_when_no_isolation_fence_protects():
 
 def test_failover_past_an_unreachable_primary_detaches_the_standbys_then_waits_for_its_fence():
     plan = failover_plan(NODES, unreachable_primary(), unreachable_ok=True, isolation_timeout=30, isolation_interval=10)
-    assert not plan["refused"] and plan["isolation_wait"] == 64 and plan["fence"] == []
+    assert not plan["refused"] and plan["isolation_wait"] == 44 and plan["fence"] == []
     assert plan["detach"] == ["node2", "node3"]
     assert plan["lines"][:3] == [
         "1. fence no reachable member: stop, standby.signal",
-        "2. node2, node3: stop following any primary, then wait 64 s: a primary out of reach (node1) that still runs is left "
+        "2. node2, node3: stop following any primary, then wait 44 s: a primary out of reach (node1) that still runs is left "
         "in a minority and stops itself meanwhile",
         "3. promote node2 (ranking: node2 > node3); it may lack 0 bytes of WAL that node2 reported (0/6000000)",
     ]
 
 
 def test_failover_wait_follows_the_fence_settings():
-    # Two checks to lose the detached standbys' votes, the timeout, one more check, a second of lateness each.
-    assert failover_plan(NODES, unreachable_primary(), unreachable_ok=True)["isolation_wait"] == 10 + 3 * 2 + 4
+    # The next check after the detach (an interval), the timeout, and seconds to spare (the check's own 1.5 s look).
+    assert failover_plan(NODES, unreachable_primary(), unreachable_ok=True)["isolation_wait"] == 10 + 2 + 4
 
 
 def test_failover_refuses_while_a_reachable_standby_still_streams_from_the_member_out_of_reach():
