@@ -71,7 +71,8 @@ def fence_service(params: dict) -> str:
         "# A standby has nothing to fence: systemd skips the run without starting Python.\n"
         "ConditionPathExists=!%s\n"
         "[Service]\n"
-        "Type=oneshot\n"
+        "# simple, not oneshot: the timer counts its interval from each run's start, however long the run looks.\n"
+        "Type=simple\n"
         "User=%s\n"
         "# Only what the guard says (on stderr, as a warning) reaches the journal, not a start line every few seconds.\n"
         "SyslogLevel=warning\n"
@@ -95,7 +96,7 @@ def fence_timer(params: dict) -> str:
         "[Timer]\n"
         "OnActiveSec=%d\n"
         "OnUnitActiveSec=%d\n"
-        "AccuracySec=1s\n"
+        "AccuracySec=100ms\n"
         "[Install]\n"
         "WantedBy=timers.target\n" % (params["cluster"], interval, interval, interval)
     )

@@ -261,10 +261,10 @@ def failover_plan(
     # SSH reaches the host but its server does not answer: it may run as primary, so it is fenced like one.
     silent = [member["host"] for member in members if member["reached"] and member["facts"] is None]
     guarded = len(members) >= 3 and bool(isolation_fence)
-    # The primary out of reach: its next run starts within an interval after the detach (a second late at most,
-    # AccuracySec=1s), sees no status reply change in 1.5 s and no standby that follows a primary, and begins its
-    # minority; it stops at the timeout, checked in the same run (its asking ends by then), and the stop refuses new
-    # sessions as it begins. A few seconds to spare on top.
+    # The primary out of reach: its next run starts within an interval of the detach (the timer counts from each run's
+    # start, 0.1 s accuracy), sees no status reply change between its two looks 1.5 s apart and no standby that follows
+    # a primary, and begins its minority; it stops at the timeout, checked in the same run (its asking ends by then),
+    # and the stop refuses new sessions as it begins: timeout + interval + about 2 s, and 2 s to spare.
     wait = int(isolation_timeout) + int(isolation_interval) + 4
     done = (len(primaries) == 1 and not new_primary) or primaries == [new_primary]
     fence = [

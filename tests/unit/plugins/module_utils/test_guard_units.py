@@ -51,7 +51,8 @@ def test_everything_on():
     assert json.loads(config.text) == PARAMS["config"] and (config.owner, config.mode) == ("postgres", 0o640)
     assert "OnUnitActiveSec=2\n" in found[TIMER].text and "WantedBy=timers.target" in found[TIMER].text
     assert "ConditionPathExists=!/var/lib/postgresql/15/main/standby.signal\n" in found[SERVICE].text
-    assert "User=postgres\n" in found[SERVICE].text
+    assert "User=postgres\n" in found[SERVICE].text and "Type=simple\n" in found[SERVICE].text
+    assert "AccuracySec=100ms\n" in found[TIMER].text
     assert all(found[path].text is None for path in LEGACY)
 
 
