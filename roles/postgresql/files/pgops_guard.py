@@ -424,7 +424,7 @@ def parse_primary_state(output: str, names: set) -> tuple:
         return False, system or None, None, {}
     streaming = {}
     for line in lines[1:]:
-        name, _, reply = line.partition(FIELD)
+        name, _separator, reply = line.partition(FIELD)
         if name in names and reply:
             streaming[name] = reply
     return True, system, int(walfile[:8], 16), streaming
