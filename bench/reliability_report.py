@@ -99,7 +99,7 @@ def sync_failover(result: dict | None) -> list:
     ]
 
 
-def quorum(refused: dict | None, booted: dict | None, cold: dict | None) -> list:
+def quorum(refused: dict | None, booted: dict | None, cold: dict | None, asymmetric: dict | None = None) -> list:
     """The majority rule's cases in the faults scenario (molecule/faults/tests/test_quorum.py)."""
     lines = []
     if refused:
@@ -110,6 +110,21 @@ def quorum(refused: dict | None, booted: dict | None, cold: dict | None) -> list
         )
     else:
         lines.append("Minority refused: not run (molecule test -s faults).")
+    lines.append("")
+    if asymmetric:
+        lines.append(
+            "**The asymmetric split: the primary and one standby cut off from each other only, both still reaching the third "
+            "member, the controller reaching the two standbys** (`molecule test -s faults`): the primary kept its majority (the "
+            "third member streamed from it) and failover.yml refused. Forced with `failover_without_majority=true`, it detached "
+            "both standbys; the primary, which still reached the third member, stopped itself, and the new primary took writes "
+            "%(seconds_from_fence_to_promotion).1f s after that. The checker polled every member %(checker_samples)d times: at "
+            "most %(most_writable_at_once)d member accepted writes at any moment. Writes acknowledged after the promotion: "
+            "%(acknowledged_after_the_promotion)d, lost: %(lost_after_the_promotion)d. The override's cost, as documented: "
+            "%(lost_before_the_promotion_override)d writes the old primary acknowledged before it stopped (after the detach, "
+            "or not yet sent to the new primary) were lost." % asymmetric
+        )
+    else:
+        lines.append("Asymmetric split: not run (molecule test -s faults).")
     lines.append("")
     if booted:
         lines.append(
@@ -145,7 +160,12 @@ def main() -> int:
         clone(load("clone_killed")),
         slot(load("slot_limit")),
         sync_failover(load("sync_failover")),
-        quorum(load("quorum_minority_refused"), load("quorum_kill_and_boot_cut_off"), load("quorum_cold_starts")),
+        quorum(
+            load("quorum_minority_refused"),
+            load("quorum_kill_and_boot_cut_off"),
+            load("quorum_cold_starts"),
+            load("quorum_asymmetric_split"),
+        ),
     ):
         lines += part + [""]
     lines.append(END)
