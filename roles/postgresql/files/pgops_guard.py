@@ -159,10 +159,10 @@ def watch_verdict(
     now: float,
     timeout: float,
 ) -> Verdict:
-    """What a member does at one tick of its timer. `streaming` maps each member streaming from this server to the
-    time of its last status reply; a member votes when that reply is newer than the one seen at the look before (1.5 s earlier in the same run)
-    (the clocks of two hosts are never compared), or when it answers as a standby that stands by this server (one
-    restarting or reconnecting). `answers` are the peers' own answers, asked only when the replies are too few."""
+    """What a member does at one check. `streaming` maps each member streaming from this server to the time of its last
+    status reply; a member votes when that reply is newer than the one seen at the look before (1.5 s earlier in the
+    same run; the clocks of two hosts are never compared), or when it answers as a standby that stands by this server
+    (one restarting or reconnecting). `answers` are the peers' own answers, asked only when the replies are too few."""
     if not primary or members < 3:
         return Verdict(
             IDLE, "not a primary" if not primary else "fewer than three members", replace(state, minority_since=None, replies={})
