@@ -18,6 +18,7 @@ def test_all_modules_exist():
         "pg_clone",
         "pg_database",
         "pg_follow",
+        "pg_guard",
         "pg_promote",
         "pg_replication_facts",
         "pg_replication_slot",
