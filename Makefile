@@ -57,12 +57,12 @@ integration: venv
 
 # Two lanes of scenarios at once, each one after the other within its lane: the scenarios on the shared hosts of
 # .config/molecule/config.yml (db1..db3, network pgops-molecule-db), and those that restate `platforms` with hosts
-# node1..node4 (networks pgops-molecule and pgops-molecule-faults). Within a lane they share container names. Molecule
+# node1..node4 (networks pgops-molecule and pgops-molecule-quorum). Within a lane they share container names. Molecule
 # merges .config/molecule/config.yml under each molecule/<scenario>/molecule.yml. Each line is prefixed with its
 # scenario, each scenario's wall time is printed as it ends (docs/BENCHMARKS.md keeps the breakdown), and the target
 # fails when either lane fails.
 MOLECULE_SHARED_HOSTS := operations tls sync
-MOLECULE_OWN_HOSTS := faults default pg17
+MOLECULE_OWN_HOSTS := quorum default pg17
 MOLECULE_SCENARIOS := $(MOLECULE_SHARED_HOSTS) $(MOLECULE_OWN_HOSTS)
 molecule: venv images
 	@$(MAKE) --no-print-directory molecule-lane SCENARIOS="$(MOLECULE_SHARED_HOSTS)" & shared=$$!; \

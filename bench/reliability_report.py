@@ -1,6 +1,6 @@
 """Write the fault figures the Molecule scenarios recorded (tests/output/reliability/*.json) into docs/RELIABILITY.md.
 
-    make molecule            # or: molecule test -s operations / faults / sync
+    make molecule            # or: molecule test -s operations / quorum / sync
     .venv/bin/python bench/reliability_report.py
 
 Only the section between the "fault figures" markers is replaced; a missing record is reported as not run.
@@ -52,9 +52,9 @@ def switchovers(rounds: list | None) -> list:
 
 def isolation(result: dict | None) -> list:
     if not result:
-        return ["Failover with the old primary cut off: not run (molecule test -s faults)."]
+        return ["Failover with the old primary cut off: not run (molecule test -s quorum)."]
     text = (
-        "**Failover with the old primary alive but cut off** (`molecule test -s faults`): the checker polled every member"
+        "**Failover with the old primary alive but cut off** (`molecule test -s quorum`): the checker polled every member"
         " %(checker_samples)d times; at most %(most_writable_at_once)d member accepted writes at any moment."
         " The old primary fenced itself %(seconds_from_cut_to_fence).1f s after the cut;"
         " the new primary took writes %(seconds_from_fence_to_promotion).1f s after that."
@@ -69,7 +69,7 @@ def isolation(result: dict | None) -> list:
 
 def clone(result: dict | None) -> list:
     if not result:
-        return ["Clone killed midway: not run (molecule test -s faults)."]
+        return ["Clone killed midway: not run (molecule test -s quorum)."]
     return [
         "**pg_basebackup killed (-9)** after %(killed_after_mib)d MiB of a clone that replaced a data directory: the old "
         "directory was intact (same system identifier, a marker file still there) and re-running site.yml completed the "
@@ -79,7 +79,7 @@ def clone(result: dict | None) -> list:
 
 def slot(result: dict | None) -> list:
     if not result:
-        return ["Slot limit: not run (molecule test -s faults)."]
+        return ["Slot limit: not run (molecule test -s quorum)."]
     return [
         "**A standby down while the primary wrote %(wal_written_while_down_mib)d MiB of WAL** with max_slot_wal_keep_size "
         "= %(max_slot_wal_keep_size_mib)d MiB: its slot was invalidated and the primary's pg_wal held %(primary_pg_wal_mib)d MiB. "
@@ -100,21 +100,21 @@ def sync_failover(result: dict | None) -> list:
 
 
 def quorum(refused: dict | None, booted: dict | None, cold: dict | None, asymmetric: dict | None = None) -> list:
-    """The majority rule's cases in the faults scenario (molecule/faults/tests/test_quorum.py)."""
+    """The majority rule's cases in the quorum scenario (molecule/quorum/tests/test_quorum.py)."""
     lines = []
     if refused:
         lines.append(
-            "**One standby cut off, the controller reaching only it** (`molecule test -s faults`, test_quorum.py): failover.yml "
+            "**One standby cut off, the controller reaching only it** (`molecule test -s quorum`, test_quorum.py): failover.yml "
             "refused (1 of 3 members reached); the checker polled every member %(checker_samples)d times and saw at most "
             "%(most_writable_at_once)d member accepting writes, the primary throughout." % refused
         )
     else:
-        lines.append("Minority refused: not run (molecule test -s faults).")
+        lines.append("Minority refused: not run (molecule test -s quorum).")
     lines.append("")
     if asymmetric:
         lines.append(
             "**The asymmetric split: the primary and one standby cut off from each other only, both still reaching the third "
-            "member, the controller reaching the two standbys** (`molecule test -s faults`): the primary kept its majority (the "
+            "member, the controller reaching the two standbys** (`molecule test -s quorum`): the primary kept its majority (the "
             "third member streamed from it) and failover.yml refused. Forced with `failover_without_majority=true`, it detached "
             "both standbys; the primary, which still reached the third member, stopped itself, and the new primary took writes "
             "%(seconds_from_fence_to_promotion).1f s after that. The checker polled every member %(checker_samples)d times: at "
@@ -124,13 +124,13 @@ def quorum(refused: dict | None, booted: dict | None, cold: dict | None, asymmet
             "or not yet sent to the new primary) were lost." % asymmetric
         )
     else:
-        lines.append("Asymmetric split: not run (molecule test -s faults).")
+        lines.append("Asymmetric split: not run (molecule test -s quorum).")
     lines.append("")
     if booted:
         lines.append(
             "**A switchover, then the new primary killed under writes, failover.yml run at once, the killed primary then booted cut off "
             "from every peer** "
-            "(`molecule test -s faults`): the new primary was writable %(seconds_from_kill_to_promotion).1f s after the kill and "
+            "(`molecule test -s quorum`): the new primary was writable %(seconds_from_kill_to_promotion).1f s after the kill and "
             "acknowledged its first write %(seconds_from_kill_to_first_write).1f s after it (goal: 30 s). The old primary's guard "
             "waited for a majority and started it read-only after %(seconds_the_cut_off_boot_waited).1f s; rejoin.yml brought it "
             "back once healed. The checker polled every member %(checker_samples)d times: at most %(most_writable_at_once)d member "
@@ -138,18 +138,30 @@ def quorum(refused: dict | None, booted: dict | None, cold: dict | None, asymmet
             "%(lost_after_the_kill)d; acknowledged by the killed primary and lost (asynchronous): %(lost_before_the_kill_async)d." % booted
         )
     else:
-        lines.append("Kill, failover and a boot cut off: not run (molecule test -s faults).")
+        lines.append("Kill, failover and a boot cut off: not run (molecule test -s quorum).")
     lines.append("")
     if cold:
         orders = "; ".join("%s %.1f s" % (order, seconds) for order, seconds in cold["seconds_to_streaming"].items())
         lines.append(
-            "**Every member stopped and started again** (`molecule test -s faults`), seconds from the stop until the same primary "
+            "**Every member stopped and started again** (`molecule test -s quorum`), seconds from the stop until the same primary "
             "had every standby streaming: %s. The checker polled every member %d times: never two members accepted writes."
             % (orders, cold["checker_samples"])
         )
     else:
-        lines.append("Cold starts: not run (molecule test -s faults).")
+        lines.append("Cold starts: not run (molecule test -s quorum).")
     return lines
+
+
+def two_members(result: dict | None) -> list:
+    if not result:
+        return ["Two members: not run (molecule test -s pg17)."]
+    return [
+        "**Two members, the primary powered off** (`molecule test -s pg17`, test_two_members.py): failover.yml refused "
+        "without `failover_primary_unreachable_ok` and said that nothing stops a cut-off primary; with it, the standby "
+        "was primary %(seconds_from_kill_to_promotion).1f s after the kill (both runs included; no fence to wait for). "
+        "Powered on again, the former primary started read-only after %(seconds_the_former_primary_took_to_start).1f s "
+        "(its start guard found the other member running as primary) and rejoin.yml made it a standby." % result
+    ]
 
 
 def main() -> int:
@@ -166,6 +178,7 @@ def main() -> int:
             load("quorum_cold_starts"),
             load("quorum_asymmetric_split"),
         ),
+        two_members(load("two_members")),
     ):
         lines += part + [""]
     lines.append(END)

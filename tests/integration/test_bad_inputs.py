@@ -58,6 +58,7 @@ def bases(lab: Lab) -> dict:
         pg_clone=dict(upstream, data_dir=os.path.join(lab.base, "standby"), bin_dir=BIN_DIR),
         pg_rewind=dict(upstream, data_dir=primary.data_dir, bin_dir=BIN_DIR),
         pg_follow=dict(upstream, data_dir=primary.data_dir, **primary.login()),
+        pg_config_check=primary.login(config_dir=primary.data_dir),
         pg_guard=dict(
             program="print('guard')",
             program_path=os.path.join(lab.base, "guard"),
@@ -218,6 +219,21 @@ SPECIFIC_CASES = [
     ("pg_guard", dict(config_path="guard.json"), r"config_path must be an absolute path, got 'guard.json'"),
     ("pg_guard", dict(passfile="<lab>"), r"passfile <lab> is a directory"),
     ("pg_guard", dict(start_guard="perhaps"), r"start_guard.*'perhaps'.*bool"),
+    ("pg_config_check", dict(config_dir="/etc"), r"config_dir /etc holds no postgresql.conf"),
+    ("pg_config_check", dict(bin_dir="/nonexistent"), r"bin_dir /nonexistent is not a directory"),
+    ("pg_config_check", dict(restore=[dict(path="/etc")]), r"restore: /etc is not a file \(give the files just written\)"),
+    (
+        "pg_config_check",
+        dict(restore=[dict(path="/etc/hostname", backup="/nonexistent/copy")]),
+        r"restore: the copy /nonexistent/copy of /etc/hostname is not a file",
+    ),
+    ("pg_config_check", dict(restore=[dict(backup="/etc/hostname")]), r"missing required arguments: path found in restore"),
+    ("pg_config_check", dict(hba="perhaps"), r"hba.*'perhaps'.*bool"),
+    ("pg_config_check", dict(login_port=0), r"login_port must be a TCP port between 1 and 65535, got 0"),
+    ("pg_config_check", dict(login_host="127.0.0.1"), r"login_host and login_unix_socket are mutually exclusive"),
+    ("pg_config_check", dict(ssl_mode="sometimes"), r"ssl_mode must be one of.*got: sometimes"),
+    ("pg_config_check", dict(config_dir=None), r"missing required arguments: config_dir"),
+    ("pg_config_check", dict(restore=[dict(path="/etc/hostname", copy="/tmp/x")]), r"Unsupported parameters .*restore.*copy"),
 ]
 
 
@@ -230,7 +246,7 @@ def all_cases() -> list:
     for module in UPSTREAM_MODULES:
         cases += [(module, bad, pattern) for bad, pattern in UPSTREAM_CASES]
         cases += [case for case in SPECIFIC_CASES if case[0] == module]
-    cases += [case for case in SPECIFIC_CASES if case[0] in ("pg_shutdown", "pg_clone", "pg_guard")]
+    cases += [case for case in SPECIFIC_CASES if case[0] in ("pg_shutdown", "pg_clone", "pg_guard", "pg_config_check")]
     return cases
 
 

@@ -43,7 +43,7 @@ CASES = [
     (
         "postgresql",
         dict(postgresql_hba_entries=[dict(type="host", database="all", user="all", address="0.0.0.0/0", method="scram-sha-256")]),
-        r"postgresql_hba_entries must not open the server to too many hosts .*: address 0.0.0.0/0 is wider than /8",
+        r"postgresql_hba_entries must hold rules PostgreSQL accepts, none open to too many .*: rule 1: address 0.0.0.0/0 is wider",
     ),
     (
         "postgresql",
@@ -54,6 +54,31 @@ CASES = [
         "postgresql",
         dict(postgresql_hba_entries=[dict(type="host", database="appdb", user="app", address="samenet", method="scram-sha-256")]),
         r"address samenet matches every address of every subnet the server is on",
+    ),
+    (
+        "postgresql",
+        dict(postgresql_hba_entries=[dict(database="appdb", user="app")]),
+        r"rule 1: type host needs an address, for example 10.0.1.0/24",
+    ),
+    (
+        "postgresql",
+        dict(postgresql_hba_entries=[dict(database="appdb", user="app", address="10.0.1.5")]),
+        r"rule 1: address 10.0.1.5 needs a prefix length, for example 10.0.1.5/32",
+    ),
+    (
+        "postgresql",
+        dict(postgresql_hba_entries=[dict(type="local", database="appdb", user="app", address="10.0.1.0/24")]),
+        r"rule 1: a local rule \(Unix socket\) takes no address",
+    ),
+    (
+        "postgresql",
+        dict(postgresql_hba_entries=[dict(database="appdb", user="app", address="10.0.1.0/24", method="peer")]),
+        r"rule 1: method peer works only for type local",
+    ),
+    (
+        "postgresql",
+        dict(postgresql_hba_entries=[dict(database='say "hi"', user="app", address="10.0.1.0/24")]),
+        r"rule 1: database name 'say \"hi\"' holds a double quote",
     ),
     (
         "postgresql",

@@ -1,4 +1,4 @@
-"""The majority rule, tried on the faults scenario's cluster after test_faults.py (each test starts from whichever member
+"""The majority rule, tried on the quorum scenario's cluster after test_faults.py (each test starts from whichever member
 is primary), with a checker asking every member inside the containers whether it accepts writes:
 
 1. One standby cut off, the controller reaching only it: failover.yml refuses (1 of 3 members), the primary keeps its

@@ -21,7 +21,7 @@ import time
 from ops import MEMBERS, playbook, playbook_command, primaries, psql, record, unreachable, wait_streaming_from, writer
 from watch import WritableWatch
 
-NETWORK = "pgops-molecule-faults"
+NETWORK = "pgops-molecule-quorum"
 ADDRESSES = {"node1": "172.30.5.11", "node2": "172.30.5.12", "node3": "172.30.5.13"}
 DATA_DIR = "/var/lib/postgresql/15/main"
 SERVICE = "postgresql@15-main"

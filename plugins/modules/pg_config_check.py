@@ -1,0 +1,217 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, pgops.replication contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: pg_config_check
+short_description: Ask PostgreSQL whether it accepts configuration files just written, and put the previous ones back if not
+version_added: 0.2.0
+description:
+  - Runs the server program with C(-C data_directory), which reads every configuration file (C(postgresql.conf) and
+    what it includes) exactly as a start would and stops at the first value, name or syntax it rejects. This works
+    whether the server runs or not, and changes nothing.
+  - When the server answers, also reads C(pg_hba_file_rules), where it reports each line of C(pg_hba.conf) it
+    rejects. A server that does not run cannot judge C(pg_hba.conf) (the postgresql role checks its own rules before
+    writing them).
+  - When PostgreSQL rejects a file, puts back the previous version of each file in O(restore) (or removes a file
+    that did not exist before), then fails with the server's own messages. When it accepts them, removes the copies.
+  - Run it as the PostgreSQL OS user (C(become_user)); the server program refuses root.
+author: pgops.replication contributors (@pgops)
+extends_documentation_fragment:
+  - pgops.replication.connection
+  - pgops.replication.attributes
+attributes:
+  check_mode:
+    support: full
+    details: Checks the files and reports what it would put back; restores and removes nothing.
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+options:
+  config_dir:
+    description:
+      - The directory the server is started with as C(-D), where it finds C(postgresql.conf). On Debian
+        C(/etc/postgresql/<version>/<cluster>); elsewhere usually the data directory.
+    type: path
+    required: true
+  bin_dir:
+    description: Directory of the C(postgres) program. By default the newest installed under C(/usr/lib/postgresql).
+    type: path
+  hba:
+    description: Ask the running server what it makes of C(pg_hba.conf). Skipped when the server does not answer.
+    type: bool
+    default: true
+  restore:
+    description: The files just written, each with a copy of what it held before.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: The file written.
+        type: path
+        required: true
+      backup:
+        description: The copy of its previous content, for example the C(backup_file) that C(ansible.builtin.template)
+          returns with C(backup=true). Omitted when the file did not exist before.
+        type: path
+"""
+
+EXAMPLES = r"""
+- name: Client authentication, keeping a copy of the previous file
+  ansible.builtin.template:
+    src: pg_hba.conf.j2
+    dest: /etc/postgresql/15/main/pg_hba.conf
+    owner: postgres
+    group: postgres
+    mode: "0640"
+    backup: true
+  register: hba_file
+
+- name: Put the previous file back unless PostgreSQL accepts the new one
+  pgops.replication.pg_config_check:
+    config_dir: /etc/postgresql/15/main
+    login_port: 5432
+    restore:
+      - path: /etc/postgresql/15/main/pg_hba.conf
+        backup: "{{ hba_file.backup_file | default(omit) }}"
+  when: hba_file is changed
+  become: true
+  become_user: postgres
+"""
+
+RETURN = r"""
+errors:
+  description: What PostgreSQL rejected, in its own words; empty when it accepts every file.
+  returned: always
+  type: list
+  elements: str
+  sample: ['pg_hba.conf line 99: invalid authentication method "10.0.0.0/8"']
+hba_checked:
+  description: Whether the running server read C(pg_hba.conf) (false when it does not answer or O(hba=false)).
+  returned: always
+  type: bool
+restored:
+  description: The files put back to their previous content (or removed, when new), after PostgreSQL rejected them.
+  returned: always
+  type: list
+  elements: str
+"""
+
+import os
+import re
+import shutil
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.pgops.replication.plugins.module_utils.postgres import (
+    ConnectionFailed,
+    connection_argument_spec,
+    connection_kwargs,
+    fetch_all,
+    find_server_binary,
+    psycopg,
+    refuse_root,
+    require_psycopg,
+    try_connect,
+    validate_bin_dir,
+    validate_connection_params,
+)
+
+HBA_ERRORS = "SELECT line_number, error FROM pg_hba_file_rules WHERE error IS NOT NULL ORDER BY line_number"
+# The server program's own lines, without the timestamp and process prefix its log lines start with.
+LOG_PREFIX = re.compile(r"^.*?\b(LOG|FATAL|ERROR|DETAIL|HINT):\s+")
+
+
+def settings_errors(module, postgres: str, config_dir: str) -> list:
+    rc, out, err = module.run_command([postgres, "-D", config_dir, "-C", "data_directory"])
+    if rc == 0:
+        return []
+    lines = [LOG_PREFIX.sub("", line).strip() for line in (err or out).splitlines() if line.strip()]
+    return lines or ["%s -D %s -C data_directory failed with exit status %d and said nothing" % (postgres, config_dir, rc)]
+
+
+def hba_errors(module) -> tuple:
+    """The lines of pg_hba.conf the running server rejects, and whether it answered at all."""
+    try:
+        connection = try_connect(connection_kwargs(module.params))
+    except ConnectionFailed:
+        return [], False
+    with connection:
+        try:
+            rows = fetch_all(connection, HBA_ERRORS)
+        except psycopg.Error as error:
+            module.fail_json(msg="could not read pg_hba_file_rules (the login role needs to be a superuser): %s" % str(error).strip())
+    return ["pg_hba.conf line %d: %s" % (row["line_number"], row["error"]) for row in rows], True
+
+
+def check_restore_list(module) -> list:
+    entries = module.params["restore"]
+    for entry in entries:
+        if not os.path.isfile(entry["path"]):
+            module.fail_json(msg="restore: %s is not a file (give the files just written)" % entry["path"])
+        if entry.get("backup") and not os.path.isfile(entry["backup"]):
+            module.fail_json(msg="restore: the copy %s of %s is not a file" % (entry["backup"], entry["path"]))
+    return entries
+
+
+def main() -> None:
+    argument_spec = connection_argument_spec()
+    argument_spec.update(
+        config_dir=dict(type="path", required=True),
+        bin_dir=dict(type="path"),
+        hba=dict(type="bool", default=True),
+        restore=dict(
+            type="list",
+            elements="dict",
+            default=[],
+            options=dict(path=dict(type="path", required=True), backup=dict(type="path")),
+        ),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    refuse_root(module, "the configuration check (the server program)")
+    validate_bin_dir(module)
+    config_dir = module.params["config_dir"]
+    if not os.path.isfile(os.path.join(config_dir, "postgresql.conf")):
+        module.fail_json(msg="config_dir %s holds no postgresql.conf (give the directory the server is started with as -D)" % config_dir)
+    entries = check_restore_list(module)
+    if module.params["hba"]:
+        require_psycopg(module)
+        validate_connection_params(module)
+
+    errors = settings_errors(module, find_server_binary(module, "postgres", module.params["bin_dir"]), config_dir)
+    hba_checked = False
+    if module.params["hba"]:
+        found, hba_checked = hba_errors(module)
+        errors += found
+    result = dict(changed=False, errors=errors, hba_checked=hba_checked, restored=[])
+    if not errors:
+        if not module.check_mode:
+            for entry in entries:
+                if entry.get("backup"):
+                    os.remove(entry["backup"])
+        module.exit_json(**result)
+
+    result["restored"] = [entry["path"] for entry in entries]
+    result["changed"] = bool(entries)
+    if not module.check_mode:
+        for entry in entries:
+            if entry.get("backup"):
+                shutil.copy2(entry["backup"], entry["path"])
+                os.remove(entry["backup"])
+            else:
+                os.remove(entry["path"])
+    if not entries:
+        after = "Nothing was put back (no file was given to restore)."
+    elif module.check_mode:
+        after = "Check mode: %s would be put back." % ", ".join(result["restored"])
+    else:
+        after = "The previous files are back in place (%s); fix the variables and run again." % ", ".join(result["restored"])
+    module.fail_json(msg="PostgreSQL rejects the configuration: %s. %s" % ("; ".join(errors), after), **result)
+
+
+if __name__ == "__main__":
+    main()
