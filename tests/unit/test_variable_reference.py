@@ -95,7 +95,12 @@ def rule_cell(option: dict) -> str:
     """The type, then what the first play checks beyond it."""
     rules = [type_cell(option)]
     if option.get("member_of"):
-        rules.append("a member of group `%s`" % option["member_of"])
+        group = option["member_of"]
+        rules.append(
+            "a member of the cluster's group (`postgresql_group`, `postgres` by default)"
+            if group == "{{ postgresql_group }}"
+            else "a member of group `%s`" % group
+        )
     if "minimum" in option:
         rules.append("%s, %d or more" % (option["unit"], option["minimum"]))
     return ", ".join(rules)
@@ -139,11 +144,12 @@ def test_every_playbook_option_is_described_and_checkable():
 
 
 def test_each_first_play_checks_against_its_spec():
-    """The first play loads the spec and hands its options (with the role's, when it names a role entry point) to
-    tasks/check_inputs.yml."""
+    """After the check of the inventory's group, the first play loads the spec and hands its options (with the role's,
+    when it names a role entry point) to tasks/check_inputs.yml."""
     for playbook in PLAYBOOKS:
         with open(os.path.join(CHECKOUT, "playbooks", playbook + ".yml")) as handle:
-            first = yaml.safe_load(handle)[0]
+            group_check, first = yaml.safe_load(handle)[:2]
+        assert group_check.get("ansible.builtin.import_playbook") == "check_group.yml", playbook
         assert "vars/%s.yml" % playbook in first.get("vars_files", []), playbook
         (check,) = [task for task in first["tasks"] if task.get("ansible.builtin.import_tasks") == "tasks/check_inputs.yml"]
         assert first["tasks"][0] is check, "%s: the check must come first" % playbook
