@@ -7,7 +7,7 @@ COLLECTION_LINK := $(VENV)/collections/ansible_collections/pgops/replication
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(VENV)/collections
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: venv lint compat galaxy unit integration molecule molecule-lane test sanity clean demo demo-clean images
+.PHONY: venv lint compat galaxy unit integration molecule molecule-lane test sanity clean demo demo-clean images host-packages
 
 venv: $(VENV)/.installed
 
@@ -52,7 +52,7 @@ sanity: venv
 unit: venv
 	$(VENV)/bin/pytest -q tests/unit
 
-integration: venv
+integration: venv host-packages
 	$(VENV)/bin/pytest -q tests/integration
 
 # Two lanes of scenarios at once, each one after the other within its lane: the scenarios on the shared hosts of
@@ -84,7 +84,7 @@ galaxy: venv images
 # The venv and the lab images are made at once (downloads and unpacking, mostly), then three lanes run at once: the two lanes of Molecule scenarios (lines prefixed with the scenario),
 # and everything else (lint, compat, unit, integration, then the Galaxy install, whose containers and network have
 # names of their own). The target fails when any lane fails.
-test:
+test: host-packages
 	@$(MAKE) --no-print-directory -j2 venv images
 	@$(MAKE) --no-print-directory molecule & scenarios=$$!; \
 	  $(MAKE) --no-print-directory lint compat unit integration galaxy; checks=$$?; \
@@ -98,10 +98,16 @@ clean:
 # Local lab images pgops-lab:debian12/debian13 (debootstrap + docker import; cached by content hash), and
 # pgops-lab:debian12-preinstalled with PostgreSQL's packages installed (the Molecule scenarios other than `default`
 # and `pg17`, which install from the mirror).
+# Debian's packages this machine needs for the tests (PostgreSQL's server programs, psycopg, debootstrap, ...).
+host-packages:
+	lab/host-packages
+
 images:
 	lab/build-images
 
-demo: venv images
+# The demo's containers use pgops-lab:debian12 only (lab/cluster's default).
+demo: venv
+	lab/build-images debian12
 	lab/demo
 
 demo-clean:

@@ -227,18 +227,25 @@ def follow_primary(module, connection, data_dir: str, result: dict) -> None:
                 connection, params["wait_timeout"], lambda state: streams_from_primary(state, params)
             )
             if not result["streaming"]:
-                module.fail_json(
-                    msg="the standby does not stream from %s:%d after %d seconds (WAL receiver: %s from %s:%s)"
-                    % (
-                        params["primary_host"],
-                        params["primary_port"],
-                        params["wait_timeout"],
-                        state["status"] or "not running",
-                        state["sender_host"],
-                        state["sender_port"],
-                    ),
-                    **result,
-                )
+                module.fail_json(msg=not_streaming_message(params, state), **result)
+
+
+def not_streaming_message(params: dict, state: dict) -> str:
+    """Why following failed, as far as the standby can tell, and where to look: libpq's reason for a refused
+    connection is written to the standby's server log, not to any view."""
+    target = "%s:%d" % (params["primary_host"], params["primary_port"])
+    if state.get("status") and state.get("sender_host"):
+        receiver = "its WAL receiver is %s from %s:%s instead" % (state["status"], state["sender_host"], state["sender_port"])
+    elif state.get("status"):
+        receiver = "its WAL receiver is %s but has not connected yet" % state["status"]
+    else:
+        receiver = "no WAL receiver runs, so every attempt to connect to %s failed" % target
+    return (
+        "the standby does not stream from %s after %d seconds: %s. The standby's server log says why each attempt failed; "
+        "the usual causes are the primary's pg_hba.conf not admitting this host for replication as %s, a wrong replication "
+        "password (passfile %s), or the primary not listening on %s."
+        % (target, params["wait_timeout"], receiver, params["replication_user"], params["passfile"], target)
+    )
 
 
 def detach_from_primary(module, connection, data_dir: str, result: dict) -> None:

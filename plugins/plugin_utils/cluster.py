@@ -72,7 +72,7 @@ def judge_primaries(members: list) -> dict | None:
             check="split-brain",
             hosts=shared,
             message="Split brain: %s %s run as primary of the same cluster. Decide which one holds the data to keep, stop the %s "
-            "and rejoin %s (playbooks/rejoin.yml; docs/RUNBOOK.md, split brain)."
+            "and rejoin %s (ansible-playbook pgops.replication.rejoin -e rejoin_host=HOST; RUNBOOK.md of the collection, split brain)."
             % (joined_hosts(shared), "both" if pair else "all", "other" if pair else "others", "it" if pair else "them"),
         )
     hosts = [member["host"] for member in primaries]
@@ -80,7 +80,7 @@ def judge_primaries(members: list) -> dict | None:
         check="clusters",
         hosts=hosts,
         message="%s run as primary of different clusters (system identifiers %s). If one of them should become a standby and "
-        "runs a cluster of its own (PostgreSQL was installed there before), stop that server, then run site.yml with "
+        "runs a cluster of its own (PostgreSQL was installed there before), stop that server, then run pgops.replication.site with "
         "-e standby_rebuild=true: it re-clones the host and keeps the old data directory aside."
         % (joined_hosts(hosts), ", ".join("%s: %s" % pair for pair in zip(hosts, identifiers))),
     )

@@ -64,13 +64,13 @@ def site_plan(hosts, hostvars) -> dict:
         # The member that does not answer may be the running primary: building one now would make a second.
         refusal = (
             "No member that answered runs as primary, and %s could not be inspected: it may be the primary. Nothing was "
-            "changed. Bring it back (or take it out of group postgres if it is gone for good), then run site.yml again."
-            % joined_hosts(uninspected)
+            "changed. Bring it back (or take it out of the cluster's inventory group if it is gone for good), then run "
+            "pgops.replication.site again." % joined_hosts(uninspected)
         )
     elif not running and len(bootstrap) != 1:
-        refusal = (
-            "No member runs as primary, and %d hosts have postgresql_role=primary (%s): set it on exactly one host of group postgres."
-            % (len(bootstrap), ", ".join(bootstrap) or "none")
+        refusal = "No member runs as primary, and %d hosts have postgresql_role=primary (%s): set it on exactly one member." % (
+            len(bootstrap),
+            ", ".join(bootstrap) or "none",
         )
     if refusal is not None:
         return _plan([refusal], refusal, False, [], primary=None, standbys=[], converge_first=[], group_of={})
@@ -146,8 +146,8 @@ def switchover_abort_plan(plan: dict, candidate_facts, failure) -> dict:
     cause = failure.get("msg") or "unknown"
     role = (candidate_facts or {}).get("role") if isinstance(candidate_facts, dict) else None
     stays_fenced = (
-        "%s stays stopped with standby.signal, so there cannot be two primaries. Check %s, then run playbooks/status.yml and "
-        "playbooks/rejoin.yml -e rejoin_host=%s" % (old, candidate, old)
+        "%s stays stopped with standby.signal, so there cannot be two primaries. Check %s, then run pgops.replication.status "
+        "and pgops.replication.rejoin -e rejoin_host=%s" % (old, candidate, old)
     )
     if failure.get("promotion_requested"):
         message = "Switchover failed after %s was asked to promote (%s). %s" % (candidate, cause, stays_fenced)
@@ -288,7 +288,7 @@ def failover_plan(
     )
     if done:
         lines = [
-            "Nothing to do: %s runs as primary. For a planned change use switchover.yml; to abandon a live primary give "
+            "Nothing to do: %s runs as primary. For a planned change use pgops.replication.switchover; to abandon a live primary give "
             "-e new_primary=HOST." % ", ".join(primaries)
         ]
         return _plan([], None, True, lines, **values)
@@ -351,7 +351,8 @@ def rejoin_plan(hosts, hostvars, rejoin_host, rebuild: bool = False) -> dict:
         # former primary: rejoining to it would discard the newer timeline's writes.
         problem = (
             "%s could not be inspected, and a rejoin changes a member only when every member answers (the real primary may "
-            "be the one that does not). Bring it back, or take it out of group postgres if it is gone for good." % joined_hosts(unreachable)
+            "be the one that does not). Bring it back, or take it out of the cluster's inventory group if it is gone for good."
+            % joined_hosts(unreachable)
         )
     elif len(others) > 1:
         # The host being rejoined may be one of two primaries (that is how a split brain ends), but the others must

@@ -251,3 +251,44 @@ def table() -> str:
 
 def test_reliability_table_is_current():
     check_generated_section(RELIABILITY, TABLE_START, TABLE_END, table(), "tests/integration/test_role_bad_inputs.py")
+
+
+@pytest.mark.parametrize(
+    "facts, shown",
+    [
+        (dict(distribution="Ubuntu", distribution_major_version="24", distribution_version="24.04"), "runs Ubuntu 24.04"),
+        (dict(distribution="Debian", distribution_major_version="11", distribution_version="11.11"), "runs Debian 11.11"),
+    ],
+    ids=["ubuntu", "debian11"],
+)
+def test_site_stops_at_its_first_role_task_on_a_system_it_does_not_support(base_dir, facts, shown):
+    """The facts of another system, given as extra variables (they win over the gathered ones): site.yml stops at
+    the role's first task, with one sentence naming what is supported, before any change."""
+    directory = os.path.join(base_dir, "platform_" + facts["distribution"] + facts["distribution_major_version"])
+    os.makedirs(directory)
+    host = dict(ansible_connection="local", ansible_python_interpreter=MODULE_PYTHON, postgresql_role="primary")
+    with open(os.path.join(directory, "inventory.json"), "w") as file:
+        json.dump({"postgres": {"hosts": {"node_a": host}}}, file)
+    command = [
+        ANSIBLE + "-playbook", "--check", "-i", "inventory.json", os.path.join(CHECKOUT, "playbooks", "site.yml"),
+        "-e", json.dumps(dict(ansible_facts=facts, postgresql_replication_password="long enough")),
+    ]  # fmt: skip
+    completed = subprocess.run(command, capture_output=True, text=True, env=ansible_environment(), cwd=directory, check=False)
+    assert completed.returncode != 0, completed.stdout[-2000:]
+    tasks = [task for play in json.loads(completed.stdout)["plays"] for task in play["tasks"]]
+    ran = [task["task"]["name"] for task in tasks]
+    assert ran[-1] == "pgops.replication.postgresql : Stop on a system this role does not support", ran
+    # Before it only checks ran: the group, fact gathering, --limit, the include and the role's argument spec (named
+    # after the entry point's description).
+    checks = {
+        "Fail when the inventory has no host in the cluster's group",
+        "Gathering Facts",
+        "Fail when --limit leaves members of the cluster out",
+    }
+    assert len(ran) == 6 and all(name in checks or "identity" in name for name in ran[:-1]), ran
+    message = tasks[-1]["hosts"]["node_a"]["msg"]
+    assert (
+        message
+        == "node_a %s; pgops.replication supports Debian 12 (PostgreSQL 15) and Debian 13 (PostgreSQL 17) only, and changed nothing."
+        % shown
+    )

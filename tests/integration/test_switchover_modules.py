@@ -75,7 +75,13 @@ def test_follow_times_out_naming_the_upstream(lab, modules):
     primary = lab.primary()
     standby = lab.clone(primary, "standby", modules)
     result = modules.run("pg_follow", follow_args(standby, primary, primary_port=1, wait_timeout=2))
-    assert_clean_failure(result, "does not stream from 127.0.0.1:1 after 2 seconds")
+    assert_clean_failure(
+        result,
+        r"does not stream from 127.0.0.1:1 after 2 seconds: no WAL receiver runs, so every attempt to connect to 127.0.0.1:1 "
+        r"failed. The standby's server log says why.*pg_hba.conf not admitting this host for replication as replicator, a "
+        r"wrong replication password \(passfile .*pgpass\)",
+    )
+    assert "None" not in result["msg"]
 
 
 def test_shutdown_bad_inputs(lab, modules):

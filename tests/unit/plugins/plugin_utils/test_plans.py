@@ -85,7 +85,8 @@ def test_two_primaries_of_one_cluster_are_a_split_brain():
     assert verdict["check"] == "split-brain" and verdict["hosts"] == ["node1", "node2"]
     assert verdict["message"] == (
         "Split brain: node1 and node2 both run as primary of the same cluster. Decide which one holds the data to keep, "
-        "stop the other and rejoin it (playbooks/rejoin.yml; docs/RUNBOOK.md, split brain)."
+        "stop the other and rejoin it (ansible-playbook pgops.replication.rejoin -e rejoin_host=HOST; RUNBOOK.md of the collection, "
+        "split brain)."
     )
 
 
@@ -153,7 +154,7 @@ def test_site_refuses_a_split_brain_and_different_clusters():
 )
 def test_site_needs_exactly_one_bootstrap_primary_while_no_member_runs_as_primary(marked, shown):
     plan = site_plan(NODES, hostvars(bootstrap(*marked), node1=absent(), node2=absent(), node3=absent()))
-    assert plan["refusal"] == "No member runs as primary, and %s: set it on exactly one host of group postgres." % shown
+    assert plan["refusal"] == "No member runs as primary, and %s: set it on exactly one member." % shown
     assert plan["problems"] == [plan["refusal"]] and plan["primary"] is None
 
 
@@ -167,7 +168,8 @@ def test_site_builds_no_primary_while_a_member_does_not_answer(down):
     assert plan["refused"] and plan["primary"] is None and plan["converge_first"] == []
     assert plan["refusal"] == (
         "No member that answered runs as primary, and %s could not be inspected: it may be the primary. Nothing was changed. "
-        "Bring it back (or take it out of group postgres if it is gone for good), then run site.yml again." % " and ".join(down)
+        "Bring it back (or take it out of the cluster's inventory group if it is gone for good), then run pgops.replication.site again."
+        % " and ".join(down)
     )
 
 
@@ -262,7 +264,7 @@ def test_switchover_abort_keeps_the_old_primary_fenced_once_promotion_was_asked(
     assert abort["restart_old_primary"] is False
     assert abort["message"] == (
         "Switchover failed after node2 was asked to promote (%s). node1 stays stopped with standby.signal, so there cannot be two "
-        "primaries. Check node2, then run playbooks/status.yml and playbooks/rejoin.yml -e rejoin_host=node1" % failure["msg"]
+        "primaries. Check node2, then run pgops.replication.status and pgops.replication.rejoin -e rejoin_host=node1" % failure["msg"]
     )
 
 
@@ -313,7 +315,8 @@ def test_failover_has_nothing_to_do_while_a_primary_runs_and_none_is_named():
     plan = failover_plan(NODES, hostvars(**healthy()))
     assert plan["done"] and not plan["refused"]
     assert plan["lines"] == [
-        "Nothing to do: node1 runs as primary. For a planned change use switchover.yml; to abandon a live primary give -e new_primary=HOST."
+        "Nothing to do: node1 runs as primary. For a planned change use pgops.replication.switchover; to abandon a live primary "
+        "give -e new_primary=HOST."
     ]
 
 
@@ -581,8 +584,8 @@ def test_rejoin_refuses_while_a_member_does_not_answer(down):
     assert plan["refused"] and plan["lines"] == []
     assert plan["refusal"] == (
         "Rejoin of node2 refused, nothing was changed: %s could not be inspected, and a rejoin changes a member only when "
-        "every member answers (the real primary may be the one that does not). Bring it back, or take it out of group "
-        "postgres if it is gone for good." % " and ".join(down)
+        "every member answers (the real primary may be the one that does not). Bring it back, or take it out of the "
+        "cluster's inventory group if it is gone for good." % " and ".join(down)
     )
 
 
