@@ -14,7 +14,77 @@ CRITICAL = "critical"
 WARNING = "warning"
 UNREACHABLE = "no facts: the host cannot be reached"
 SILENT = "no facts: the host answers but its server does not (pg_replication_facts failed there); it may still run as primary"
-TABLE_FORMAT = "%-14s %-8s %-4s %-12s %-10s %-9s %-7s %-9s %s"
+OK = "ok"
+SEVERITY_ORDER = {CRITICAL: 0, WARNING: 1}
+# The monitoring convention (Nagios and its heirs); 3, unknown, is for a run that could not judge the cluster.
+EXIT_CODES = {OK: 0, WARNING: 1, CRITICAL: 2}
+UNKNOWN_EXIT_CODE = 3
+TABLE_COLUMNS = ("host", "role", "tli", "lsn", "lag", "replay lag", "sync", "slot", "upstream")
+
+
+def human_bytes(count) -> str:
+    """A WAL distance as people read it: bytes up to 1 KiB, then KiB, MiB, GiB with one decimal."""
+    if count is None:
+        return "-"
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(value) < 1024 or unit == "GiB":
+            return "%d B" % value if unit == "B" else "%.1f %s" % (value, unit)
+        value /= 1024
+    return "%.1f GiB" % value  # pragma: no cover - the loop returns at GiB
+
+
+def human_seconds(seconds) -> str:
+    if seconds is None:
+        return "-"
+    value = float(seconds)
+    if value < 60:
+        return "%.1f s" % value
+    if value < 3600:
+        return "%dm %02ds" % divmod(int(value), 60)
+    hours, rest = divmod(int(value), 3600)
+    return "%dh %02dm" % (hours, rest // 60)
+
+
+def table_lines(rows: list) -> list:
+    """The members as a table whose columns are as wide as their longest value."""
+    cells = [
+        [
+            row["host"],
+            row["role"] or "-",
+            "-" if row["timeline"] is None else str(row["timeline"]),
+            row["lsn"] or "-",
+            human_bytes(row["lag_bytes"]),
+            human_seconds(row["lag_seconds"]),
+            row["sync"] or "-",
+            row["slot"] or "-",
+            row["upstream"] or "-",
+        ]
+        for row in rows
+    ]
+    widths = [max(len(value) for value in column) for column in zip(TABLE_COLUMNS, *cells)]
+    return ["  ".join(value.ljust(width) for value, width in zip(line, widths)).rstrip() for line in [list(TABLE_COLUMNS)] + cells]
+
+
+def verdict_line(state: str, primary, rows: list, problems: list) -> str:
+    """One line first, for a pager or a monitoring check: the state, the primary, how many standbys stream."""
+    # Every member but the primary should be a streaming standby, whatever it is now (stopped, out of reach).
+    standbys = [row for row in rows if not primary or row["host"] != primary["host"]]
+    streaming = [row for row in standbys if row["role"] == "standby" and (row["upstream"] or "").endswith("(streaming)")]
+    shape = (
+        "%s is primary, %d of %d standbys streaming" % (primary["host"], len(streaming), len(standbys)) if primary else "no single primary"
+    )
+    if state == OK:
+        return "OK: %s" % shape
+    counts = [
+        "%d %s" % (count, name if count == 1 else name + "s")
+        for name, count in (
+            ("critical problem", sum(p["severity"] == CRITICAL for p in problems)),
+            ("warning", sum(p["severity"] == WARNING for p in problems)),
+        )
+        if count
+    ]
+    return "%s: %s; %s; first: %s" % (state.upper(), ", ".join(counts), shape, problems[0]["message"])
 
 
 class PlanError(ValueError):
@@ -136,10 +206,18 @@ def _standby_checks(member: dict, primary: dict | None, senders: dict, slots: di
         _problem(problems, host, WARNING, "replay", "WAL replay is paused (pg_wal_replay_resume() resumes it)")
     lag_bytes = sender.get("replay_lag_bytes") if sender else None
     if lag_bytes is not None and lag_bytes > limits["bytes"]:
-        _problem(problems, host, WARNING, "lag", "replay lags the primary by %d bytes (limit %d)" % (lag_bytes, limits["bytes"]))
+        _problem(
+            problems,
+            host,
+            WARNING,
+            "lag",
+            "replay lags the primary by %s (limit %s)" % (human_bytes(lag_bytes), human_bytes(limits["bytes"])),
+        )
     lag_seconds = facts.get("replay_lag_seconds")
     if lag_seconds is not None and lag_seconds > limits["seconds"]:
-        _problem(problems, host, WARNING, "lag", "replay lags by %.1f seconds (limit %d)" % (lag_seconds, limits["seconds"]))
+        _problem(
+            problems, host, WARNING, "lag", "replay lags by %s (limit %s)" % (human_seconds(lag_seconds), human_seconds(limits["seconds"]))
+        )
     if primary is not None:
         _slot_checks(host, name, slots, problems)
     return dict(
@@ -234,25 +312,15 @@ def cluster_status(hosts, hostvars, max_lag_bytes: int = 16 * 1024 * 1024, max_l
                 row.update(slot=_slot_shown(slots.get(member["name"])))
     if primary is not None:
         _foreign_slot_checks(primary, {member["name"] for member in members}, problems)
-    lines = [TABLE_FORMAT % ("host", "role", "tli", "lsn", "lag bytes", "lag s", "sync", "slot", "upstream")]
-    for row in rows:
-        lines.append(
-            TABLE_FORMAT
-            % (
-                row["host"],
-                row["role"],
-                "-" if row["timeline"] is None else row["timeline"],
-                row["lsn"] or "-",
-                "-" if row["lag_bytes"] is None else row["lag_bytes"],
-                "-" if row["lag_seconds"] is None else "%.3f" % row["lag_seconds"],
-                row["sync"] or "-",
-                row["slot"] or "-",
-                row["upstream"] or "-",
-            )
-        )
-    for problem in problems:
-        lines.append("%s %s" % (problem["severity"].upper(), problem["message"]))
+    problems.sort(key=lambda problem: SEVERITY_ORDER[problem["severity"]])
+    state = CRITICAL if any(p["severity"] == CRITICAL for p in problems) else WARNING if problems else OK
+    verdict = verdict_line(state, primary, rows, problems)
+    lines = [verdict, ""] + table_lines(rows) + [""] * bool(problems)
+    lines += ["%s %s" % (problem["severity"].upper(), problem["message"]) for problem in problems]
     return dict(
+        state=state,
+        exit_code=EXIT_CODES[state],
+        verdict=verdict,
         primary=primary["host"] if primary else None,
         primaries=[member["host"] for member in primaries],
         rows=rows,

@@ -2,6 +2,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.pgops.replication.plugins.filter.topology import cluster_status, failover_choice
+from ansible_collections.pgops.replication.plugins.plugin_utils.cluster import human_bytes, human_seconds
 
 
 def primary(lsn="0/5000000", slots=("node2", "node3"), senders=None, system_identifier="1", timeline=1):
@@ -44,7 +45,51 @@ def test_healthy_cluster_has_no_problems_and_a_row_per_member():
     status = cluster_status(["node1", "node2", "node3"], variables)
     assert status["primary"] == "node1" and status["problems"] == []
     assert [row["role"] for row in status["rows"]] == ["primary", "standby", "standby"]
-    assert len(status["lines"]) == 4 and status["lines"][2].startswith("node2")
+    assert status["state"] == "ok" and status["exit_code"] == 0
+    assert status["lines"][:2] == ["OK: node1 is primary, 2 of 2 standbys streaming", ""]
+    assert len(status["lines"]) == 6 and status["lines"][3].startswith("node1  ") and status["lines"][4].startswith("node2  ")
+
+
+def column(lines: list, name: str) -> list:
+    """The values of one column of the status table (header at lines[2]), read by the header's position."""
+    header = lines[2]
+    start = header.index(name)
+    following = [header.index(other) for other in ("lag", "replay lag", "sync", "slot", "upstream") if header.index(other) > start]
+    end = min(following) if following else None
+    rows = lines[3 : lines.index("", 3) if "" in lines[3:] else None]
+    return [line[start:end].strip() for line in rows]
+
+
+def test_the_table_is_as_wide_as_its_values_with_units_and_the_problems_sorted_by_severity():
+    long_name = "db-eu-west-1-replica-17.internal.example.net"
+    variables = hostvars(node1=primary(senders=dict(node2=1 << 20, node3=0)), node2=standby(), node3=standby())
+    variables[long_name] = variables.pop("node3")
+    variables["node4"] = {}  # no facts: a critical problem, listed before the warnings whatever its place
+    variables["node2"]["ansible_facts"]["pg_replication"]["replay_lag_seconds"] = 125.5
+    variables["node1"]["ansible_facts"]["pg_replication"]["slots"].append(dict(slot_name="old", active=False, wal_status="reserved"))
+    status = cluster_status(["node1", "node2", long_name, "node4"], variables)
+    lines = status["lines"]
+    assert lines[3 + 2].startswith(long_name + "  ") and lines[2].startswith("host" + " " * (len(long_name) - 2) + "role")
+    assert column(lines, "lag")[1] == "1.0 MiB" and column(lines, "replay lag")[1] == "2m 05s"
+    severities = [line.split()[0] for line in lines[lines.index("", 3) + 1 :]]
+    assert severities == sorted(severities, key=["CRITICAL", "WARNING"].index) and "CRITICAL" in severities and "WARNING" in severities
+    assert status["state"] == "critical" and status["exit_code"] == 2
+    assert lines[0].startswith("CRITICAL: 1 critical problem, ") and "node1 is primary" in lines[0]
+
+
+@pytest.mark.parametrize(
+    "count, shown",
+    [(None, "-"), (0, "0 B"), (1023, "1023 B"), (1024, "1.0 KiB"), (16 << 20, "16.0 MiB"), (5 << 30, "5.0 GiB"), (3 << 40, "3072.0 GiB")],
+)
+def test_human_bytes(count, shown):
+    assert human_bytes(count) == shown
+
+
+@pytest.mark.parametrize(
+    "seconds, shown", [(None, "-"), (0, "0.0 s"), (59.94, "59.9 s"), (60, "1m 00s"), (3599, "59m 59s"), (7384, "2h 03m")]
+)
+def test_human_seconds(seconds, shown):
+    assert human_seconds(seconds) == shown
 
 
 @pytest.mark.parametrize(
@@ -234,4 +279,4 @@ def test_a_standby_that_does_not_stream_shows_no_replay_lag_rather_than_zero(rec
     variables = hostvars(node1=primary(), node2=standby(status=receiver_status), node3=standby())
     status = cluster_status(["node1", "node2", "node3"], variables)
     assert status["rows"][1]["lag_seconds"] is None and status["rows"][2]["lag_seconds"] == 0.0
-    assert status["lines"][2].split()[5] == "-" and status["lines"][3].split()[5] == "0.000"
+    assert column(status["lines"], "replay lag")[1:] == ["-", "0.0 s"]
