@@ -33,6 +33,7 @@ switchover_plan = _filter(plans.switchover_plan)
 switchover_abort_plan = _filter(plans.switchover_abort_plan)
 failover_plan = _filter(plans.failover_plan)
 rejoin_plan = _filter(plans.rejoin_plan)
+remove_plan = _filter(plans.remove_plan)
 
 
 class FilterModule:
@@ -43,6 +44,7 @@ class FilterModule:
             "failover_plan": failover_plan,
             "needed_wal_gone": needed_wal_gone,
             "rejoin_plan": rejoin_plan,
+            "remove_plan": remove_plan,
             "site_plan": site_plan,
             "switchover_abort_plan": switchover_abort_plan,
             "switchover_checks": switchover_checks,

@@ -403,3 +403,49 @@ def rejoin_plan(hosts, hostvars, rejoin_host, rebuild: bool = False) -> dict:
         "3. start it as a standby of %s and wait until it streams" % primary,
     ]
     return _plan([], None, False, lines, **values)
+
+
+def remove_plan(hosts, hostvars, member: str, delete_data: bool = False) -> dict:
+    """Taking `member` out of the cluster: stop it for good, drop its slot on the primary, and converge the others
+    without it (pg_hba.conf, the guard's peers, synchronous_standby_names). Refused for the running primary (switch
+    over first), without a primary to drop the slot on, and while another member does not answer (it would keep
+    admitting the removed one)."""
+    members = describe_members(hosts, hostvars)
+    names = [entry["host"] for entry in members]
+    if member not in names:
+        raise PlanError("remove_member %s is not a member of the cluster (%s)" % (member, ", ".join(names)))
+    removed = next(entry for entry in members if entry["host"] == member)
+    others = [entry for entry in members if entry["host"] != member]
+    primaries = [entry["host"] for entry in running_primaries(members)]
+    unreachable = [entry["host"] for entry in others if entry["facts"] is None]
+    values = dict(member=member, member_name=removed["name"], primary=None, others=[entry["host"] for entry in others])
+    if member in primaries:
+        problem = "%s runs as primary: switch over to another member first (pgops.replication.switchover -e new_primary=HOST)." % member
+    elif unreachable:
+        problem = "%s could not be inspected, and would keep admitting %s: bring it back first." % (joined_hosts(unreachable), member)
+    elif len(primaries) != 1:
+        problem = "the other members run %d primaries (%s), and there must be exactly one to drop the slot on." % (
+            len(primaries),
+            ", ".join(primaries) or "none",
+        )
+    else:
+        problem = None
+    if problem is not None:
+        return _plan([problem], "Removal of %s refused, nothing was changed: %s" % (member, problem), False, [], **values)
+    primary = primaries[0]
+    values["primary"] = primary
+    facts = removed["facts"]
+    if facts is None:
+        first = "1. %s cannot be reached: nothing is done there; power it off (it no longer has a slot, and no member admits it)" % member
+    elif delete_data:
+        first = "1. stop %s's server and drop its cluster: data directory and configuration deleted" % member
+    else:
+        first = "1. stop %s's server and keep it from starting at boot; its data directory stays" % member
+    lines = [
+        first,
+        "2. drop slot %s on the primary %s" % (removed["name"], primary),
+        "3. %s: pg_hba.conf, the guard's peers and synchronous_standby_names without %s (reload)"
+        % (", ".join(values["others"]), member),
+        "Then take %s out of the cluster's inventory group: site.yml would clone it back." % member,
+    ]
+    return _plan([], None, False, lines, **values)

@@ -122,6 +122,7 @@ def test_all_filters_exist():
         "needed_wal_gone",
         "pgpass_line",
         "rejoin_plan",
+        "remove_plan",
         "site_plan",
         "switchover_abort_plan",
         "switchover_checks",

@@ -89,6 +89,9 @@ CASES = [
         dict(rejoin_host="node_a", standby_clone_progress_interval="often"),
         NOT_INT % ("standby_clone_progress_interval", "often"),
     ),
+    ("remove", {}, r"missing required arguments: remove_member"),
+    ("remove", dict(remove_member="node9"), r"remove_member must name a member of group postgres \(node_a, node_b\), got 'node9'"),
+    ("remove", dict(remove_member="node_b", remove_delete_data="perhaps"), NOT_BOOL % ("remove_delete_data", "perhaps")),
     ("status", dict(status_max_lag_bytes="-1"), r"status_max_lag_bytes must be a whole number of bytes, 0 or more \(got '-1'\)"),
     ("status", dict(status_max_lag_bytes="1e3"), r"status_max_lag_bytes must be a whole number of bytes, 0 or more \(got '1e3'\)"),
     ("status", dict(status_max_lag_seconds="soon"), NOT_INT % ("status_max_lag_seconds", "soon")),
@@ -240,7 +243,7 @@ def run_on_group(directory: str, playbook: str, *variables: str) -> tuple:
     return completed.returncode, json.loads(completed.stdout)["plays"]
 
 
-@pytest.mark.parametrize("playbook", ["site", "status", "switchover", "failover", "rejoin"])
+@pytest.mark.parametrize("playbook", ["site", "status", "switchover", "failover", "rejoin", "remove"])
 def test_an_inventory_without_the_group_fails_and_another_group_can_be_named(base_dir, playbook):
     """An inventory whose members are in group `dbs`: without -e postgresql_group=dbs every playbook fails at once,
     naming the groups it has (Ansible alone would skip every play and exit 0); with it, the playbook acts on `dbs`."""
@@ -261,6 +264,7 @@ def test_an_inventory_without_the_group_fails_and_another_group_can_be_named(bas
         "switchover": "new_primary=node9",
         "failover": "new_primary=node9",
         "rejoin": "rejoin_host=node9",
+        "remove": "remove_member=node9",
     }[playbook]
     returncode, plays = run_on_group(directory, playbook, "postgresql_group=dbs", bad)
     assert returncode != 0 and len(plays) == 2, [play["play"]["name"] for play in plays]
@@ -269,7 +273,7 @@ def test_an_inventory_without_the_group_fails_and_another_group_can_be_named(bas
     assert expected in messages, messages[-2000:]
 
 
-@pytest.mark.parametrize("playbook", ["site", "status", "switchover", "failover", "rejoin"])
+@pytest.mark.parametrize("playbook", ["site", "status", "switchover", "failover", "rejoin", "remove"])
 def test_a_run_limited_to_some_members_is_refused(base_dir, playbook):
     directory = os.path.join(base_dir, "limit_" + playbook)
     os.makedirs(directory)
@@ -289,7 +293,7 @@ def test_a_run_limited_to_some_members_is_refused(base_dir, playbook):
 
 
 def test_playbook_cases_cover_every_operation():
-    assert {case[0] for case in CASES} == {"switchover", "failover", "rejoin", "status"}
+    assert {case[0] for case in CASES} == {"switchover", "failover", "rejoin", "remove", "status"}
 
 
 def table() -> str:

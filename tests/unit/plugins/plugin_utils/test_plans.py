@@ -14,6 +14,7 @@ from ansible_collections.pgops.replication.plugins.plugin_utils.cluster import (
 from ansible_collections.pgops.replication.plugins.plugin_utils.plans import (
     failover_plan,
     rejoin_plan,
+    remove_plan,
     site_plan,
     switchover_abort_plan,
     switchover_plan,
@@ -614,3 +615,57 @@ def test_the_filters_turn_a_mistake_into_a_filter_error():
     with pytest.raises(AnsibleFilterError, match="not an inventory host"):
         topology.site_plan(["node7"], rejoined())
     assert topology.FilterModule().filters()["failover_plan"](NODES, hostvars(**healthy()))["done"]
+
+
+# remove.yml
+
+
+def test_remove_stops_the_member_drops_its_slot_and_converges_the_others():
+    plan = remove_plan(NODES, hostvars(**healthy()), "node3")
+    assert not plan["refused"] and not plan["done"] and plan["primary"] == "node1" and plan["others"] == ["node1", "node2"]
+    assert plan["member_name"] == "node3"
+    assert plan["lines"] == [
+        "1. stop node3's server and keep it from starting at boot; its data directory stays",
+        "2. drop slot node3 on the primary node1",
+        "3. node1, node2: pg_hba.conf, the guard's peers and synchronous_standby_names without node3 (reload)",
+        "Then take node3 out of the cluster's inventory group: site.yml would clone it back.",
+    ]
+    assert remove_plan(NODES, hostvars(**healthy()), "node2", delete_data=True)["lines"][0] == (
+        "1. stop node2's server and drop its cluster: data directory and configuration deleted"
+    )
+
+
+def test_remove_of_a_member_out_of_reach_does_nothing_there_and_says_so():
+    plan = remove_plan(NODES, hostvars(node1=primary(), node2=standby(), node3=None), "node3")
+    assert not plan["refused"] and plan["lines"][0].startswith("1. node3 cannot be reached: nothing is done there; power it off")
+
+
+def test_remove_uses_the_member_name_for_the_slot():
+    variables = hostvars(variables=dict(node3=dict(postgresql_member_name="db_three")), **healthy())
+    assert remove_plan(NODES, variables, "node3")["lines"][1] == "2. drop slot db_three on the primary node1"
+
+
+@pytest.mark.parametrize(
+    "facts, member, problem",
+    [
+        (
+            healthy(),
+            "node1",
+            "node1 runs as primary: switch over to another member first (pgops.replication.switchover -e new_primary=HOST).",
+        ),
+        (dict(node1=primary(), node2=None, node3=standby()), "node3", "node2 could not be inspected, and would keep admitting node3"),
+        (dict(node1=stopped(), node2=standby(), node3=standby()), "node3", "the other members run 0 primaries (none)"),
+        (dict(node1=primary(), node2=primary(), node3=standby()), "node3", "the other members run 2 primaries (node1, node2)"),
+    ],
+)
+def test_remove_refusals(facts, member, problem):
+    plan = remove_plan(NODES, hostvars(**facts), member)
+    assert plan["refused"] and plan["lines"] == [] and plan["refusal"].startswith("Removal of %s refused, nothing was changed: " % member)
+    assert problem in plan["refusal"], plan["refusal"]
+
+
+def test_remove_of_a_host_that_is_no_member_is_a_mistake():
+    with pytest.raises(PlanError, match=r"remove_member node9 is not a member of the cluster \(node1, node2, node3\)"):
+        remove_plan(NODES, hostvars(**healthy()), "node9")
+    with pytest.raises(AnsibleFilterError, match="remove_member node9 is not a member"):
+        topology.remove_plan(NODES, hostvars(**healthy()), "node9")
