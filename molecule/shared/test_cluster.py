@@ -146,7 +146,7 @@ def test_replication_user_cannot_log_in_to_a_database(name):
     for database in databases:
         result = host_of(name).run(
             "runuser -u postgres -- psql -w -XAtq -c 'SELECT 1' %s",
-            "host=%s dbname=%s user=replicator connect_timeout=5" % (primary_host, database),
+            "host=%s dbname='%s' user=replicator connect_timeout=5" % (primary_host, database.replace("\\", "\\\\").replace("'", "\\'")),
         )
         assert result.rc != 0 and "no pg_hba.conf entry" in result.stderr, (database, result.stderr)
 
