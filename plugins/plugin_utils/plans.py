@@ -444,8 +444,7 @@ def remove_plan(hosts, hostvars, member: str, delete_data: bool = False) -> dict
     lines = [
         first,
         "2. drop slot %s on the primary %s" % (removed["name"], primary),
-        "3. %s: pg_hba.conf, the guard's peers and synchronous_standby_names without %s (reload)"
-        % (", ".join(values["others"]), member),
+        "3. %s: pg_hba.conf, the guard's peers and synchronous_standby_names without %s (reload)" % (", ".join(values["others"]), member),
         "Then take %s out of the cluster's inventory group: site.yml would clone it back." % member,
     ]
     return _plan([], None, False, lines, **values)
