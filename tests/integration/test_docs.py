@@ -112,6 +112,7 @@ def _ansible_doc(*args):
 
 def test_all_filters_exist():
     assert sorted(FILTERS) == [
+        "certificate_renewal",
         "cluster_status",
         "failover_choice",
         "failover_plan",

@@ -90,6 +90,13 @@ CASES = [
     ("postgresql", dict(postgresql_start_guard_timeout="soon"), r"postgresql_start_guard_timeout.*int"),
     ("postgresql", dict(postgresql_isolation_timeout=3), r"postgresql_isolation_timeout at least twice that \(got 2 and 3\)"),
     ("postgresql", dict(postgresql_tls="perhaps"), r"postgresql_tls.*bool"),
+    (
+        "postgresql",
+        dict(postgresql_tls_renew_days=900),
+        r"postgresql_tls_renew_days must be 1 or more and less than postgresql_tls_cert_days \(got\s+900 and 825\)",
+    ),
+    ("postgresql", dict(postgresql_tls_renew_days=0), r"postgresql_tls_renew_days must be 1 or more.*\(got\s+0 and 825\)"),
+    ("postgresql", dict(postgresql_tls_cert_days="long"), r"postgresql_tls_cert_days.*int"),
     ("postgresql", dict(postgresql_start_guard="perhaps"), r"postgresql_start_guard.*bool"),
     ("postgresql", dict(postgresql_settings=["shared_buffers=1GB"]), r"postgresql_settings.*dict"),
     ("postgresql", dict(postgresql_address=""), r"postgresql_address must be set.*got\s+''"),

@@ -1,12 +1,18 @@
-"""Replication runs over TLS, and the standbys check the primary's certificate and host name."""
+"""Replication runs over TLS, and the standbys check the primary's certificate and host name; generated certificates
+are issued again near their end, and the servers read them on a reload."""
 
 from __future__ import annotations
 
+import datetime
 import os
+import re
+import subprocess
 
 import testinfra
 import testinfra.utils.ansible_runner
-from ops import playbook
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from ops import changed_total, playbook
 
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 RUNNER = testinfra.utils.ansible_runner.AnsibleRunner(INVENTORY)
@@ -89,3 +95,43 @@ def test_switchover_over_tls_rewinds_the_old_primary():
     assert psql(PRIMARY, "SELECT pg_is_in_recovery()") == "t"
     rows = psql(new_primary, "SELECT s.ssl FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid)").split()
     assert rows == ["t"] * len(STANDBYS)
+
+
+def served_certificate(name):
+    """The certificate the server presents to a client now (PostgreSQL's STARTTLS, from the controller)."""
+    address = host_of(name).check_output("hostname -I").split()[0]
+    completed = subprocess.run(
+        ["openssl", "s_client", "-starttls", "postgres", "-connect", "%s:5432" % address],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    found = re.search(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", completed.stdout, re.S)
+    assert found, completed.stdout[-2000:] + completed.stderr[-2000:]
+    return x509.load_pem_x509_certificate(found.group(0).encode())
+
+
+def test_certificates_near_their_end_are_issued_again_and_read_on_a_reload():
+    """A renewal window wider than what the certificates have left (as if the clock had moved on): site.yml issues
+    every member's certificate again, valid for postgresql_tls_cert_days, and reloads; no server restarts, the new
+    certificate is the one served, replication stays on TLS. The same run again changes nothing."""
+    before = {name: served_certificate(name) for name in HOSTS}
+    started = {name: psql(name, "SELECT pg_postmaster_start_time()") for name in HOSTS}
+    renewal = ("postgresql_tls_renew_days=1000", "postgresql_tls_cert_days=3000")
+    status, output = playbook("site", *renewal)
+    assert status == 0, output[-4000:]
+    assert "Member signing request (expires on" in output, output[-4000:]
+    for name in HOSTS:
+        served = served_certificate(name)
+        assert served.serial_number != before[name].serial_number, name
+        days = (served.not_valid_after_utc - datetime.datetime.now(datetime.timezone.utc)).days
+        assert 2998 <= days <= 3000, (name, days)
+        installed = host_of(name).file("/etc/ssl/pgops/15-main/server.crt").content_string.strip()
+        assert served.public_bytes(Encoding.PEM).decode().strip() == installed, name
+    assert {name: psql(name, "SELECT pg_postmaster_start_time()") for name in HOSTS} == started
+    primary = next(name for name in HOSTS if psql(name, "SELECT pg_is_in_recovery()") == "f")
+    assert psql(primary, "SELECT bool_and(s.ssl) FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid)") == "t"
+    status, output = playbook("site", *renewal)
+    assert status == 0 and changed_total(output) == 0, output[-4000:]
