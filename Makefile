@@ -27,13 +27,15 @@ lint: venv
 	$(VENV)/bin/antsibull-changelog lint
 	$(MAKE) sanity
 
-# The oldest ansible-core that meta/runtime.yml admits gets ansible-lint and sanity too, in a venv of its own.
+# The oldest ansible-core that meta/runtime.yml admits gets ansible-lint and sanity too, in a venv of its own, and runs
+# every module again: the bad-input batch (each module's every failure path) and the configuration check.
 COMPAT_VENV := .venv-compat
-compat:
+compat: venv host-packages
 	$(MAKE) VENV=$(COMPAT_VENV) REQUIREMENTS=.ci/compat-requirements.txt venv
 	$(COMPAT_VENV)/bin/ansible --version | head -1
 	$(MAKE) VENV=$(COMPAT_VENV) REQUIREMENTS=.ci/compat-requirements.txt sanity
 	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(COMPAT_VENV)/collections $(COMPAT_VENV)/bin/ansible-lint
+	PGOPS_ANSIBLE_BIN_DIR=$(CURDIR)/$(COMPAT_VENV)/bin $(VENV)/bin/pytest -q tests/integration/test_bad_inputs.py tests/integration/test_config_check.py
 
 # ansible-test wants the collection under ansible_collections/<namespace>/<name>: run it on a copy there.
 # The copy lives outside this checkout: inside it, ansible-test would find our .git and list the copy's files

@@ -100,6 +100,7 @@ def test_remove_takes_the_member_out_without_restarting_the_others(new_member):
     node = host_of(NEW)
     assert node.run("systemctl is-active postgresql@15-main").stdout.strip() != "active"
     assert node.run("systemctl is-enabled postgresql@15-main").stdout.strip() == "disabled"
+    assert node.file("/etc/postgresql/15/main/start.conf").content_string == "manual\n"
     assert node.file("/var/lib/postgresql/15/main/standby.signal").exists and node.file("/var/lib/postgresql/15/main/PG_VERSION").exists
     assert not node.file("/etc/systemd/system/postgresql@15-main.service.d/pgops-start-guard.conf").exists
     for name in MEMBERS:
