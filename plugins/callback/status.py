@@ -23,8 +23,6 @@ notes:
   - For scripts, C(-e status_json=PATH) writes the whole report as JSON on the controller, with either callback.
 """
 
-import sys
-
 from ansible.plugins.callback import CallbackBase
 
 REPORT_FACT = "status_report"
@@ -51,10 +49,12 @@ class CallbackModule(CallbackBase):
             self.failures.append("%s: %s" % (result._host.get_name(), result._result.get("msg") or "task failed"))
 
     def v2_playbook_on_stats(self, stats) -> None:
+        # The last event of a run, in ansible-playbook's own process: ending it here is the one way a run can exit
+        # with 1 or 3, which the monitoring convention needs and ansible-playbook never returns for a task's outcome.
         if self.report is None:
             reason = self.failures[0] if self.failures else "the run ended before it judged the cluster"
             self._display.display("UNKNOWN: %s" % reason)
-            sys.exit(UNKNOWN)
+            raise SystemExit(UNKNOWN)
         for line in self.report.get("lines") or [self.report.get("verdict", "")]:
             self._display.display(line)
-        sys.exit(int(self.report["exit_code"]))
+        raise SystemExit(int(self.report["exit_code"]))

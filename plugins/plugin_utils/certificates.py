@@ -8,7 +8,10 @@ from __future__ import annotations
 import datetime
 import ipaddress
 
-from cryptography import x509
+try:
+    from cryptography import x509
+except ImportError:  # ansible-core depends on it, but a controller may have been installed without its dependencies
+    x509 = None
 
 
 def _names_in(certificate) -> set:
@@ -33,6 +36,8 @@ def certificate_renewal(pem, dns_names, addresses, renew_days: int, now: datetim
     """{renew, reason, not_after}: renew when there is no certificate, when it cannot be read, when it ends within
     `renew_days` days, or when its subject alternative names differ from the ones wanted."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
+    if x509 is None:
+        raise ValueError("reading certificates needs the Python library cryptography on the controller (pip install cryptography)")
     if not pem:
         return dict(renew=True, reason="no certificate yet", not_after=None)
     try:
