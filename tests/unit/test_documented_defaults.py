@@ -1,9 +1,12 @@
 """Every documented default of every role option is the value the role uses when the option is left out. ansible-core
 checks a role's argument spec but fills in no default (of an option or of a sub-option), so each one must be given
-again where it is used: the role's defaults/main.yml for options, the code that reads each item for sub-options."""
+again where it is used: the role's defaults/main.yml for its own options; for an option another role owns (the
+postgresql role's names, documented on the primary and standby roles too, which may run without it), every use in
+the role's tasks with `| default(...)`; the code that reads each item for sub-options."""
 
 import glob
 import os
+import re
 
 import yaml
 
@@ -33,16 +36,28 @@ def role_tasks(role):
     return text
 
 
-def test_every_option_default_is_the_roles_own_default():
+def inline_default(value) -> str:
+    return "default(%s)" % ("'%s'" % value if isinstance(value, str) else "[]" if value == [] else repr(value))
+
+
+def test_every_option_default_is_the_one_the_role_uses():
     wrong = []
     for role, entry_point, options in specs():
-        defaults = role_defaults(role)
+        defaults, tasks = role_defaults(role), role_tasks(role)
         for name, option in options.items():
-            if "default" in option and (name not in defaults or defaults[name] != option["default"]):
-                wrong.append(
-                    "%s %s: %s documented %r, defaults/main.yml %r"
-                    % (role, entry_point, name, option["default"], defaults.get(name, "<missing>"))
-                )
+            if "default" not in option:
+                continue
+            where = "%s %s: %s documented %r" % (role, entry_point, name, option["default"])
+            if name.startswith(role + "_"):
+                if defaults.get(name, "<missing>") != option["default"]:
+                    wrong.append("%s, defaults/main.yml %r" % (where, defaults.get(name, "<missing>")))
+                continue
+            # Uses in expressions: the name followed by a filter, the end of an expression, an item separator (not prose).
+            uses = re.findall(
+                r"\b%s\b(?!\.)[ \t]*(\|[ \t]*default\([^)]*\))?(?=[ \t]*[|})\],])" % re.escape(name), re.sub(r"#.*", "", tasks)
+            )
+            if not uses or any(use.replace(" ", "").removeprefix("|") != inline_default(option["default"]) for use in uses):
+                wrong.append("%s, used in its tasks as %r" % (where, uses))
     assert wrong == []
 
 
