@@ -203,6 +203,21 @@ def rewrite_passfile_text(text: str, host: str, port: int, database: str, user: 
     return "\n".join(lines) + "\n"
 
 
+def replace_file(path: str, content: str, mode: int = 0o600) -> None:
+    """Make `path` hold `content` with `mode`, atomically: a temporary file beside it, renamed over it."""
+    directory = os.path.dirname(os.path.abspath(path))
+    descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=".pgops-")
+    try:
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(content)
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
 def write_private_file(path: str, content: str, check_mode: bool) -> bool:
     """Make `path` hold `content` with mode 0600, replacing it atomically; True when anything changed."""
     try:
@@ -213,19 +228,8 @@ def write_private_file(path: str, content: str, check_mode: bool) -> bool:
         current, mode_ok = None, False
     if current == content and mode_ok:
         return False
-    if check_mode:
-        return True
-    directory = os.path.dirname(os.path.abspath(path))
-    descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=".pgops-")
-    try:
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(content)
-        os.chmod(temporary, 0o600)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    if not check_mode:
+        replace_file(path, content)
     return True
 
 

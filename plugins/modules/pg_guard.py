@@ -133,11 +133,10 @@ import hashlib
 import os
 import pwd
 import stat
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pgops.replication.plugins.module_utils.conninfo import read_text, rewrite_passfile_text
+from ansible_collections.pgops.replication.plugins.module_utils.conninfo import read_text, replace_file, rewrite_passfile_text
 from ansible_collections.pgops.replication.plugins.module_utils.guard import (
     WantedFile,
     fence_unit_name,
@@ -162,17 +161,9 @@ def shown(path: str, text: str | None, program_path: str) -> str:
 
 
 def write(path: str, text: str) -> None:
-    directory = os.path.dirname(path)
-    os.makedirs(directory, mode=0o755, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=".pgops-")
-    try:
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    """The file written atomically, private until ensure_ownership gives it its owner and mode."""
+    os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+    replace_file(path, text)
 
 
 def ensure_file(module, wanted, result: dict) -> bool:
