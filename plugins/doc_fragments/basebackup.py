@@ -38,4 +38,13 @@ options:
   bin_dir:
     description: Directory holding C(pg_basebackup) and C(pg_controldata); found from the installed server packages when unset.
     type: path
+  wal_sender_wait:
+    description:
+      - Seconds to keep trying, in all, while the primary refuses the clone because every WAL sender is taken
+        (C(number of requested standby connections exceeds max_wal_senders)), as when more standbys are cloned at once
+        than it has senders for; the senders free as clones end. C(0) fails at the first refusal.
+      - Any other error fails at once.
+    type: int
+    default: 600
+    version_added: 0.3.0
 """

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 
 from ansible_collections.pgops.replication.plugins.module_utils.conninfo import (
     build_conninfo,
@@ -165,3 +166,45 @@ def write_standby_config(params: dict, data_dir: str, check_mode: bool, settings
             "after_header": config_path,
         },
     }
+
+
+# What the primary answers a replication connection when every WAL sender is taken (PostgreSQL's own wording).
+WAL_SENDER_SHORTAGE = "number of requested standby connections exceeds max_wal_senders"
+
+
+class WalSenderWait:
+    """Retries a connection refused because every WAL sender of the primary is taken (clones and standbys that free
+    them soon), for at most `limit` seconds in all; anything else fails at once."""
+
+    def __init__(self, limit: float, clock=time.monotonic, sleep=time.sleep, longest_pause: float = 5.0) -> None:
+        self.limit = limit
+        self._clock = clock
+        self._sleep = sleep
+        self._longest_pause = longest_pause
+        self._started = clock()
+        self.refusals = 0
+
+    @property
+    def waited(self) -> float:
+        return round(self._clock() - self._started, 3) if self.refusals else 0.0
+
+    def retry(self, message: str) -> bool:
+        """True after a pause when `message` is a WAL sender shortage and time is left; False when the caller fails."""
+        if WAL_SENDER_SHORTAGE not in message:
+            return False
+        left = self.limit - (self._clock() - self._started)
+        if left <= 0:
+            return False
+        self.refusals += 1
+        # 0.5 s, 1 s, 2 s, ... up to longest_pause: a sender frees as soon as a clone ends or a standby reconnects.
+        self._sleep(min(0.5 * 2 ** (self.refusals - 1), self._longest_pause, left))
+        return True
+
+    def gave_up(self, message: str) -> str:
+        """The failure message once retry() returned False after refusals for lack of a WAL sender."""
+        if WAL_SENDER_SHORTAGE not in message or not self.refusals:
+            return message
+        return (
+            "%s (still refused after %d tries in %.0f s, wal_sender_wait %s s: raise max_wal_senders on the primary, or "
+            "clone fewer standbys at once)" % (message, self.refusals + 1, self._clock() - self._started, self.limit)
+        )

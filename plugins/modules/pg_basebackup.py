@@ -101,6 +101,12 @@ size_bytes:
   returned: when a copy was made
   type: int
   sample: 31457280
+wal_sender_waited_seconds:
+  description: Seconds the clone waited for a WAL sender of the primary (O(wal_sender_wait)); 0 when none was refused.
+  returned: when a copy was made
+  type: float
+  sample: 3.5
+  version_added: 0.3.0
 primary_conninfo:
   description: The connection string written for the standby (it holds no password).
   returned: unless O(report_progress=true)
@@ -147,8 +153,10 @@ from ansible_collections.pgops.replication.plugins.module_utils.postgres import 
     require_psycopg,
     try_connect,
     validate_bin_dir,
+    validate_positive,
 )
 from ansible_collections.pgops.replication.plugins.module_utils.standby import (
+    WalSenderWait,
     ensure_passfile,
     primary_conninfo,
     replication_connection_kwargs,
@@ -179,6 +187,7 @@ def validate(module) -> None:
         module.fail_json(msg="data_dir %s: parent directory does not exist" % data_dir)
     if os.path.exists(data_dir) and not os.path.isdir(data_dir):
         module.fail_json(msg="data_dir %s exists and is not a directory" % data_dir)
+    validate_positive(module, params["wal_sender_wait"], "wal_sender_wait", allow_zero=True)
     if params["max_rate"] is not None:
         kilobytes = max_rate_kilobytes(params["max_rate"])
         if kilobytes is None or not 32 <= kilobytes <= 1024 * 1024:
@@ -188,17 +197,18 @@ def validate(module) -> None:
             )
 
 
-def connect_to_primary(module):
+def connect_to_primary(module, sender_wait: WalSenderWait):
     """A replication connection to the primary, authenticated with the given password or the password file."""
     params = module.params
     kwargs = replication_connection_kwargs(params)
     if params["replication_password"] is not None:
         kwargs["password"] = params["replication_password"]
-    try:
-        connection = try_connect(kwargs)
-    except ConnectionFailed as error:
-        module.fail_json(msg="cannot reach the primary for replication: %s" % error)
-    return connection
+    while True:
+        try:
+            return try_connect(kwargs)
+        except ConnectionFailed as error:
+            if not sender_wait.retry(str(error)):
+                module.fail_json(msg="cannot reach the primary for replication: %s" % sender_wait.gave_up(str(error)))
 
 
 def ensure_slot(module, connection) -> bool:
@@ -253,7 +263,7 @@ def directory_size(path: str) -> int:
     return total
 
 
-def run_basebackup(module, pg_basebackup: str, target: str) -> list:
+def run_basebackup(module, pg_basebackup: str, target: str, sender_wait: WalSenderWait) -> list:
     params = module.params
     source = primary_conninfo(params)
     command = [pg_basebackup, "--pgdata", target, "--wal-method=stream", "--checkpoint=fast", "--no-password", "--dbname", source]
@@ -261,14 +271,16 @@ def run_basebackup(module, pg_basebackup: str, target: str) -> list:
         command += ["--slot", params["slot_name"]]
     if params["max_rate"]:
         command += ["--max-rate", params["max_rate"].strip()]
-    rc, out, err = module.run_command(command, environ_update={"LC_ALL": "C", "LANG": "C"})
-    if rc != 0:
+    while True:
+        rc, out, err = module.run_command(command, environ_update={"LC_ALL": "C", "LANG": "C"})
+        if rc == 0:
+            return command
         if os.path.isdir(target):
             shutil.rmtree(target, ignore_errors=True)
         # A pg_basebackup killed by a signal prints nothing: say so rather than end the message with a colon.
         reason = (err or out).strip() or ("killed by signal %d" % -rc if rc < 0 else "exit status %d, no message" % rc)
-        module.fail_json(msg="pg_basebackup failed: %s" % reason, command=command, rc=rc)
-    return command
+        if not sender_wait.retry(reason):
+            module.fail_json(msg="pg_basebackup failed: %s" % sender_wait.gave_up(reason), command=command, rc=rc)
 
 
 def main() -> None:
@@ -281,6 +293,7 @@ def main() -> None:
         max_rate=dict(type="str"),
         bin_dir=dict(type="path"),
         report_progress=dict(type="bool", default=False),
+        wal_sender_wait=dict(type="int", default=600),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
@@ -293,7 +306,8 @@ def main() -> None:
     pg_controldata = find_server_binary(module, "pg_controldata", params["bin_dir"], data_dir)
     pg_basebackup = find_server_binary(module, "pg_basebackup", params["bin_dir"], data_dir)
 
-    connection = connect_to_primary(module)
+    sender_wait = WalSenderWait(params["wal_sender_wait"])
+    connection = connect_to_primary(module, sender_wait)
     with connection:
         system_identifier, _timeline, _position, _database = connection.execute("IDENTIFY_SYSTEM").fetchone()
         system_identifier = system_identifier.decode() if isinstance(system_identifier, bytes) else str(system_identifier)
@@ -338,7 +352,7 @@ def main() -> None:
         # Only an interrupted earlier clone leaves this directory behind; it never holds anything else.
         shutil.rmtree(staging)
     started = time.monotonic()
-    command = run_basebackup(module, pg_basebackup, staging)
+    command = run_basebackup(module, pg_basebackup, staging, sender_wait)
     write_standby_config(params, staging, check_mode=False)
     if state in ("cluster", "foreign"):
         kept_aside = "%s.pgops-old-%s" % (data_dir, time.strftime("%Y%m%dT%H%M%S"))
@@ -352,6 +366,7 @@ def main() -> None:
         duration_seconds=round(time.monotonic() - started, 3),
         size_bytes=directory_size(data_dir),
         passfile_changed=passfile_changed,
+        wal_sender_waited_seconds=sender_wait.waited,
     )
     module.exit_json(**result)
 

@@ -132,6 +132,12 @@ size_bytes:
   returned: when a copy was made
   type: int
   sample: 31457280
+wal_sender_waited_seconds:
+  description: Seconds the clone waited for a WAL sender of the primary (O(wal_sender_wait)); 0 when none was refused.
+  returned: when a copy was made
+  type: float
+  sample: 3.5
+  version_added: 0.3.0
 primary_conninfo:
   description: The connection string written for the standby (it holds no password).
   returned: always

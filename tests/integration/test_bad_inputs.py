@@ -169,6 +169,8 @@ SPECIFIC_CASES = [
     ("pg_basebackup", dict(data_dir="/nonexistent/parent/data"), r"data_dir .*: parent directory does not exist"),
     ("pg_basebackup", dict(max_rate="fast"), r"max_rate 'fast' is not a rate"),
     ("pg_basebackup", dict(max_rate="10"), r"max_rate '10' is not a rate .*between 32k"),
+    ("pg_basebackup", dict(wal_sender_wait=-1), r"wal_sender_wait must be zero or more, got -1"),
+    ("pg_basebackup", dict(wal_sender_wait="a while"), r"wal_sender_wait.*int"),
     ("pg_basebackup", dict(bin_dir="/nonexistent"), r"bin_dir /nonexistent is not a directory"),
     (
         "pg_basebackup",

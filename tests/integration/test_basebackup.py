@@ -1,6 +1,9 @@
 import os
 import stat
+import threading
+import time
 
+import psycopg
 from pglab import BIN_DIR, assert_clean_failure, chown_to_server_user
 
 
@@ -131,3 +134,67 @@ def test_interrupted_clone_leftover_is_replaced(lab, modules):
     assert not os.path.exists(leftover)
     standby.start()
     assert standby.value("SELECT pg_is_in_recovery()") is True
+
+
+def hold_wal_senders(primary, count: int) -> list:
+    """Replication connections that take `count` WAL senders, as standbys that stream or clones in flight do."""
+    return [
+        psycopg.connect(host="127.0.0.1", port=primary.port, user="replicator", password="repl pass", replication="true")
+        for _ in range(count)
+    ]
+
+
+def primary_with_two_wal_senders(lab):
+    primary = lab.primary()
+    primary.append_config("max_wal_senders = 2")
+    primary.stop()
+    primary.start()
+    assert primary.value("SHOW max_wal_senders") == "2"
+    return primary
+
+
+def test_a_clone_refused_for_lack_of_wal_senders_waits_until_they_free(lab, modules):
+    primary = primary_with_two_wal_senders(lab)
+    held = hold_wal_senders(primary, 2)
+    # The senders free after 4 s, as when two clones in flight end.
+    releaser = threading.Timer(4, lambda: [connection.close() for connection in held])
+    releaser.start()
+    try:
+        standby = lab.clone(primary, "waited", modules, slot_name="waited", wal_sender_wait=120)
+    finally:
+        releaser.cancel()
+        for connection in held:
+            connection.close()
+    result = standby.clone_result
+    assert result["action"] == "cloned"
+    assert 1 <= result["wal_sender_waited_seconds"] < 60, result
+    primary.wait_for("SELECT state FROM pg_stat_replication WHERE application_name = 'waited'", "streaming")
+
+
+def test_a_clone_still_refused_after_its_wait_fails_and_leaves_nothing(lab, modules):
+    primary = primary_with_two_wal_senders(lab)
+    held = hold_wal_senders(primary, 2)
+    target = lab.instance("refused")
+    try:
+        started = time.monotonic()
+        result = modules.run(
+            "pg_basebackup",
+            primary.upstream(
+                data_dir=target.data_dir,
+                replication_password="repl pass",
+                passfile=os.path.join(target.home, "pgpass"),
+                slot_name="refused",
+                bin_dir=BIN_DIR,
+                wal_sender_wait=3,
+            ),
+        )
+        took = time.monotonic() - started
+    finally:
+        for connection in held:
+            connection.close()
+    shortage = r"number of requested standby connections exceeds max_wal_senders"
+    assert_clean_failure(result, shortage + r" .*still refused after \d+ tries in \d+ s, wal_sender_wait 3 s")
+    assert 3 <= took < 30
+    assert not os.path.exists(target.data_dir)
+    # The module's own connection was refused before it could create the slot.
+    assert primary.value("SELECT count(*) FROM pg_replication_slots") == 0

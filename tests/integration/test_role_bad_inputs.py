@@ -98,6 +98,13 @@ CASES = [
     ("postgresql", dict(postgresql_tls_renew_days=0), r"postgresql_tls_renew_days must be 1 or more.*\(got\s+0 and 825\)"),
     ("postgresql", dict(postgresql_tls_cert_days="long"), r"postgresql_tls_cert_days.*int"),
     ("postgresql", dict(postgresql_start_guard="perhaps"), r"postgresql_start_guard.*bool"),
+    ("postgresql", dict(postgresql_clone_parallel=0), r"postgresql_clone_parallel must be 1 or more \(got\s+0\)"),
+    ("postgresql", dict(postgresql_clone_parallel="all"), r"postgresql_clone_parallel.*int"),
+    (
+        "postgresql",
+        dict(postgresql_max_wal_senders=-1),
+        r"postgresql_max_wal_senders and postgresql_max_replication_slots must be 0 or more \(got\s+-1 and 10\)",
+    ),
     ("postgresql", dict(postgresql_settings=["shared_buffers=1GB"]), r"postgresql_settings.*dict"),
     ("postgresql", dict(postgresql_address=""), r"postgresql_address must be set.*got\s+''"),
     ("postgresql", dict(postgresql_max_wal_senders="many"), r"postgresql_max_wal_senders.*int"),

@@ -5,6 +5,7 @@ import pytest
 
 from ansible_collections.pgops.replication.plugins.module_utils.conninfo import parse_conninfo, read_config_values
 from ansible_collections.pgops.replication.plugins.module_utils.standby import (
+    WalSenderWait,
     default_application_name,
     ensure_passfile,
     primary_conninfo,
@@ -117,3 +118,55 @@ def test_standby_config_file_outside_data_dir(tmp_path):
 def test_validate_upstream(tmp_path, overrides, message):
     with pytest.raises(Failed, match=message):
         validate_upstream(FakeModule(upstream(tmp_path, **overrides)))
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 100.0
+        self.pauses = []
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.pauses.append(seconds)
+        self.now += seconds
+
+
+SHORTAGE = 'connection to server at "node1" failed: FATAL:  number of requested standby connections exceeds max_wal_senders (currently 4)'
+
+
+def test_a_wal_sender_shortage_is_retried_with_growing_pauses_until_the_limit():
+    clock = FakeClock()
+    wait = WalSenderWait(20, clock=clock, sleep=clock.sleep)
+    tries = 0
+    while wait.retry(SHORTAGE):
+        tries += 1
+    assert clock.pauses == [0.5, 1, 2, 4, 5, 5, 2.5]
+    assert sum(clock.pauses) == 20 and tries == 7 and wait.waited == 20
+    message = wait.gave_up(SHORTAGE)
+    assert message.startswith(SHORTAGE)
+    assert "still refused after 8 tries in 20 s, wal_sender_wait 20 s: raise max_wal_senders on the primary" in message
+
+
+def test_any_other_error_fails_at_once_and_keeps_its_message():
+    clock = FakeClock()
+    wait = WalSenderWait(600, clock=clock, sleep=clock.sleep)
+    refused = 'FATAL:  password authentication failed for user "replicator"'
+    assert not wait.retry(refused)
+    assert clock.pauses == [] and wait.waited == 0.0
+    assert wait.gave_up(refused) == refused
+
+
+def test_no_wait_fails_at_the_first_refusal_with_postgresql_s_message():
+    clock = FakeClock()
+    wait = WalSenderWait(0, clock=clock, sleep=clock.sleep)
+    assert not wait.retry(SHORTAGE)
+    assert wait.gave_up(SHORTAGE) == SHORTAGE
+
+
+def test_the_time_waited_is_reported_once_a_sender_frees():
+    clock = FakeClock()
+    wait = WalSenderWait(600, clock=clock, sleep=clock.sleep)
+    assert wait.retry(SHORTAGE) and wait.retry(SHORTAGE)
+    assert wait.waited == 1.5
