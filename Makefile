@@ -7,7 +7,7 @@ COLLECTION_LINK := $(VENV)/collections/ansible_collections/pgops/replication
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(VENV)/collections
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: venv lint compat galaxy unit integration molecule molecule-lane test sanity clean demo demo-clean images host-packages
+.PHONY: venv lint compat galaxy unit integration molecule molecule-lane molecule-failures test sanity clean demo demo-clean images host-packages
 
 venv: $(VENV)/.installed
 
@@ -67,17 +67,29 @@ MOLECULE_SHARED_HOSTS := operations tls sync
 MOLECULE_OWN_HOSTS := quorum default pg17
 MOLECULE_SCENARIOS := $(MOLECULE_SHARED_HOSTS) $(MOLECULE_OWN_HOSTS)
 molecule: venv images
-	@$(MAKE) --no-print-directory molecule-lane SCENARIOS="$(MOLECULE_SHARED_HOSTS)" & shared=$$!; \
+	@rm -f tests/output/molecule/*.failed; $(MAKE) --no-print-directory molecule-lane SCENARIOS="$(MOLECULE_SHARED_HOSTS)" & shared=$$!; \
 	  $(MAKE) --no-print-directory molecule-lane SCENARIOS="$(MOLECULE_OWN_HOSTS)"; own=$$?; \
 	  wait $$shared; shared=$$?; \
+	  $(MAKE) --no-print-directory molecule-failures; \
 	  echo "make molecule: $(MOLECULE_SHARED_HOSTS): exit $$shared; $(MOLECULE_OWN_HOSTS): exit $$own"; \
 	  [ $$shared -eq 0 ] && [ $$own -eq 0 ]
 
-# One lane: SCENARIOS one after the other, stopping at the first that fails.
+# One lane: SCENARIOS one after the other, stopping at the first that fails. A failed scenario leaves what failed
+# (pytest's failures, Ansible's failed tasks) in tests/output/molecule/<scenario>.failed, which `molecule` and `test`
+# print last, where a log's tail shows it.
 molecule-lane: venv
-	@set -o pipefail; for scenario in $(SCENARIOS); do started=$$(date +%s); \
-	  PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/molecule test -s $$scenario 2>&1 | sed -u "s/^/$$scenario| /" || exit 1; \
+	@set -o pipefail; mkdir -p tests/output/molecule; for scenario in $(SCENARIOS); do started=$$(date +%s); \
+	  log=tests/output/molecule/$$scenario.log; rm -f tests/output/molecule/$$scenario.failed; \
+	  if ! PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/molecule test -s $$scenario 2>&1 | sed -u "s/^/$$scenario| /" | tee $$log; then \
+	    sed 's/\x1b\[[0-9;]*m//g' $$log | grep -E '(FAILED|Error|^[^|]*\|[ │]*E  |fatal: \[|failed: \[)' | tail -60 \
+	      >tests/output/molecule/$$scenario.failed; \
+	    echo "molecule: scenario $$scenario failed after $$(( $$(date +%s) - started )) s"; exit 1; fi; \
 	  echo "molecule: scenario $$scenario took $$(( $$(date +%s) - started )) s"; done
+
+# What failed in the scenarios of the last run, if any.
+molecule-failures:
+	@for failed in tests/output/molecule/*.failed; do [ -e "$$failed" ] || continue; \
+	  echo "=== what failed in scenario $$(basename $$failed .failed):"; cat "$$failed"; done
 
 # The path users take: build the Galaxy tarball, install it offline, provision the lab from a separate infra repo.
 galaxy: venv images
@@ -91,6 +103,7 @@ test: host-packages
 	@$(MAKE) --no-print-directory molecule & scenarios=$$!; \
 	  $(MAKE) --no-print-directory lint compat unit integration galaxy; checks=$$?; \
 	  wait $$scenarios; scenarios_status=$$?; \
+	  $(MAKE) --no-print-directory molecule-failures; \
 	  echo "make test: lint, compat, unit, integration, galaxy: exit $$checks; molecule: exit $$scenarios_status"; \
 	  [ $$checks -eq 0 ] && [ $$scenarios_status -eq 0 ]
 

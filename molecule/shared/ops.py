@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import time
 
@@ -55,14 +56,22 @@ def playbook_command(name, *extra):
 
 
 def playbook_reacting(name, trigger, action, *extra):
-    """Run a playbook and call `action` as soon as a line of its output contains `trigger`; returns (status, output)."""
+    """Run a playbook and call `action` as soon as a line of its output contains `trigger`, with the playbook paused
+    (SIGSTOP to its process group) until `action` returns: on a loaded machine the next tasks would otherwise run while
+    Docker carries the action out, and the action would come too late. Returns (status, output)."""
     command, environment = playbook_command(name, *extra)
     lines = []
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=environment) as process:
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=environment, start_new_session=True
+    ) as process:
         for line in process.stdout:
             lines.append(line)
             if trigger is not None and trigger in line:
-                action()
+                os.killpg(process.pid, signal.SIGSTOP)
+                try:
+                    action()
+                finally:
+                    os.killpg(process.pid, signal.SIGCONT)
                 trigger = None
     return process.returncode, "".join(lines)
 
