@@ -11,7 +11,8 @@ standby.signal, and it stops at once when another member runs as primary on a ne
 A server about to start as primary first needs a majority of the members answering as standbys of its cluster on
 its timeline or an older one; it waits up to `start_timeout` seconds for that, then starts read-only with
 standby.signal. No member running as primary elsewhere is ever joined by a second one. Both rules hold once the
-member has seen a majority vote for it ("armed", kept across reboots): a primary built before its standbys stays up.
+member has seen a majority vote for it ("armed", kept across reboots): a primary built before its standbys stays up,
+and so does one whose cluster grew by more members than stream from it, until a majority of them all has streamed.
 
 CONFIG is the JSON file the postgresql role writes. The program runs as the server's OS user; every connection is
 made by libpq from keyword arguments, and a peer is judged by the outcome of the connection, never by error text.
@@ -69,6 +70,8 @@ class GuardState:
 
     system: str | None = None
     armed: bool = False
+    # How many members the majority that armed it was counted among; None in a state written before it was kept.
+    armed_members: int | None = None
     minority_since: float | None = None
     replies: dict = field(default_factory=dict)
 
@@ -82,6 +85,13 @@ class Verdict:
 
 def majority(votes: int, members: int) -> bool:
     return 2 * votes > members
+
+
+def armed_for(state: GuardState, members: int) -> bool:
+    """Armed, and not since grown: members added (several hosts cloned in one run) have never streamed from this
+    primary, so it arms again only once a majority of them all has. Until then no majority of them all can promote
+    another member either, since fewer than a majority hold a copy that streamed from it."""
+    return state.armed and (state.armed_members is None or members <= state.armed_members)
 
 
 def majority_size(members: int) -> int:
@@ -117,7 +127,7 @@ def start_verdict(system: str | None, timeline: int | None, answers: list, membe
             "%s runs as primary of this cluster (timeline %s), so this server starts read-only as a standby" % (found.name, found.timeline),
             state,
         )
-    armed = state.armed and state.system == system and members >= 3
+    armed = armed_for(state, members) and state.system == system and members >= 3
     if not armed:
         return Verdict(START, "no other member runs as primary of this cluster", state)
     voters = [answer.name for answer in answers if stands_by(answer, system, timeline)]
@@ -193,10 +203,16 @@ def watch_verdict(
         return Verdict(
             OK,
             "%d of %d members vote for this primary (itself, %s)" % (votes, members, ", ".join(voters)),
-            replace(state, armed=True, minority_since=None),
+            replace(state, armed=True, armed_members=members, minority_since=None),
         )
     if not state.armed:
         return Verdict(OK, "%d of %d members vote for this primary; the fence arms once a majority has" % (votes, members), state)
+    if not armed_for(state, members):
+        return Verdict(
+            OK,
+            "%d of %d members vote for this primary; the fence arms once a majority of the %d has" % (votes, members, members),
+            replace(state, minority_since=None),
+        )
     since = state.minority_since if state.minority_since is not None else now
     held = now - since
     if held >= timeout:
@@ -272,6 +288,7 @@ def load_state(path: str) -> GuardState:
         return GuardState(
             system=raw.get("system"),
             armed=bool(raw.get("armed")),
+            armed_members=raw.get("armed_members"),
             minority_since=raw.get("minority_since"),
             replies=dict(raw.get("replies") or {}),
         )
@@ -282,7 +299,16 @@ def load_state(path: str) -> GuardState:
 def save_state(path: str, state: GuardState) -> None:
     new = "%s.new" % path
     with open(new, "w", encoding="utf-8") as handle:
-        json.dump({"system": state.system, "armed": state.armed, "minority_since": state.minority_since, "replies": state.replies}, handle)
+        json.dump(
+            {
+                "system": state.system,
+                "armed": state.armed,
+                "armed_members": state.armed_members,
+                "minority_since": state.minority_since,
+                "replies": state.replies,
+            },
+            handle,
+        )
     os.replace(new, path)
 
 

@@ -184,6 +184,36 @@ def test_not_armed_never_fences():
     assert not verdict.state.armed
 
 
+def test_members_added_to_an_armed_primary_do_not_fence_it_before_they_have_streamed():
+    # Three members, armed; six hosts added at once: the two standbys streaming are 3 votes of 9 while the six are
+    # cloned. No member can be promoted by a majority of the nine before the fence arms again.
+    state = guard.GuardState(system=SYSTEM, armed=True, armed_members=3, minority_since=900.0, replies={"b": "t0", "c": "t0"})
+    verdict = watch({"b": "t1", "c": "t1"}, state=state, members=9, now=1000.0)
+    assert verdict.action == guard.OK
+    assert verdict.reason == "3 of 9 members vote for this primary; the fence arms once a majority of the 9 has"
+    assert verdict.state.minority_since is None
+    # Once five of the nine vote, it is armed for nine.
+    armed = watch({"b": "t2", "c": "t2", "d": "t1", "e": "t1"}, state=verdict.state, members=9).state
+    assert armed.armed and armed.armed_members == 9
+    assert watch({}, state=armed, members=9).action == guard.MINORITY
+
+
+def test_members_taken_out_keep_the_fence_armed():
+    state = guard.GuardState(system=SYSTEM, armed=True, armed_members=5)
+    assert watch({}, state=state, members=3).action == guard.MINORITY
+    assert watch({"b": "t1"}, state=state, members=3).state.armed_members == 3
+
+
+def test_a_state_armed_before_it_counted_its_members_stays_armed():
+    assert watch({}, state=guard.GuardState(system=SYSTEM, armed=True), members=9).action == guard.MINORITY
+
+
+def test_start_after_members_were_added_needs_no_majority_until_armed_again():
+    grown = guard.GuardState(system=SYSTEM, armed=True, armed_members=3)
+    assert guard.start_verdict(SYSTEM, 1, [silent(name) for name in "bcdefghi"], 9, grown).action == guard.START
+    assert guard.start_verdict(SYSTEM, 1, [silent("b"), silent("c")], 3, grown).action == guard.WAIT
+
+
 def test_armed_for_an_earlier_cluster_is_forgotten():
     verdict = watch({}, state=guard.GuardState(system=OTHER_SYSTEM, armed=True, minority_since=0.0))
     assert verdict.action == guard.OK
@@ -258,7 +288,7 @@ def test_config_and_state_round_trip(tmp_path):
     assert config.peers == (guard.Peer("b", "h b", 5433),)
     assert config.members == 2
     assert guard.load_state(config.state_file) == guard.GuardState()
-    state = guard.GuardState(system=SYSTEM, armed=True, minority_since=12.5, replies={"b": "t"})
+    state = guard.GuardState(system=SYSTEM, armed=True, armed_members=3, minority_since=12.5, replies={"b": "t"})
     guard.save_state(config.state_file, state)
     assert guard.load_state(config.state_file) == state
     (tmp_path / "state.json").write_text("not json")
