@@ -68,6 +68,23 @@ def test_standbys_stream_through_active_slots():
     assert slots == ["%s|t" % row.split("|")[0] for row in expected]
 
 
+def test_every_member_runs_the_same_wal_senders_and_slots_enough_for_every_standby_and_clones():
+    variables = RUNNER.get_variables(PRIMARY)
+    parallel = int(variables.get("postgresql_clone_parallel", 4))
+    standbys = len(STANDBYS)
+    # One sender per standby, one more per clone at once, 2 spare; one slot per standby, 2 spare; 10 unless raised.
+    senders = max(int(variables.get("postgresql_max_wal_senders", 10)), standbys + min(parallel, standbys) + 2)
+    slots = max(int(variables.get("postgresql_max_replication_slots", 10)), standbys + 2)
+    running = {
+        name: sql(name, "SELECT current_setting('max_wal_senders'), current_setting('max_replication_slots')").stdout.strip()
+        for name in HOSTS
+    }
+    # A standby needs at least its primary's values to replay its WAL, and any member may become the primary.
+    assert len(set(running.values())) == 1, running
+    sent, kept = (int(value) for value in running[PRIMARY].split("|"))
+    assert sent >= senders and kept >= slots, running
+
+
 def test_row_written_on_primary_is_read_on_every_standby():
     marker = "row-%d" % time.time_ns()
     sql(PRIMARY, "CREATE TABLE IF NOT EXISTS molecule_check (marker text)")

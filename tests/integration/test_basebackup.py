@@ -140,7 +140,7 @@ def hold_wal_senders(primary, count: int) -> list:
     """Replication connections that take `count` WAL senders, as standbys that stream or clones in flight do."""
     return [
         psycopg.connect(host="127.0.0.1", port=primary.port, user="replicator", password="repl pass", replication="true")
-        for _ in range(count)
+        for _held in range(count)
     ]
 
 
