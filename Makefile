@@ -35,7 +35,7 @@ compat: venv host-packages
 	$(COMPAT_VENV)/bin/ansible --version | head -1
 	$(MAKE) VENV=$(COMPAT_VENV) REQUIREMENTS=.ci/compat-requirements.txt sanity
 	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(COMPAT_VENV)/collections $(COMPAT_VENV)/bin/ansible-lint
-	PGOPS_ANSIBLE_BIN_DIR=$(CURDIR)/$(COMPAT_VENV)/bin $(VENV)/bin/pytest -q tests/integration/test_bad_inputs.py tests/integration/test_config_check.py
+	PGOPS_ANSIBLE_BIN_DIR=$(CURDIR)/$(COMPAT_VENV)/bin $(VENV)/bin/pytest -q tests/integration/test_bad_inputs.py tests/integration/test_config_check.py tests/integration/test_config_files.py
 
 # ansible-test wants the collection under ansible_collections/<namespace>/<name>: run it on a copy there.
 # The copy lives outside this checkout: inside it, ansible-test would find our .git and list the copy's files

@@ -102,50 +102,24 @@ restored:
 """
 
 import os
-import re
 import shutil
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.pgops.replication.plugins.module_utils.config_check import (
+    hba_errors,
+    rejection_message,
+    settings_errors,
+    validate_config_dir,
+)
 from ansible_collections.pgops.replication.plugins.module_utils.postgres import (
-    ConnectionFailed,
     connection_argument_spec,
-    connection_kwargs,
-    fetch_all,
     find_server_binary,
-    psycopg,
     refuse_root,
     require_psycopg,
-    try_connect,
     validate_bin_dir,
     validate_connection_params,
 )
-
-HBA_ERRORS = "SELECT line_number, error FROM pg_hba_file_rules WHERE error IS NOT NULL ORDER BY line_number"
-# The server program's own lines, without the timestamp and process prefix its log lines start with.
-LOG_PREFIX = re.compile(r"^.*?\b(LOG|FATAL|ERROR|DETAIL|HINT):\s+")
-
-
-def settings_errors(module, postgres: str, config_dir: str) -> list:
-    rc, out, err = module.run_command([postgres, "-D", config_dir, "-C", "data_directory"])
-    if rc == 0:
-        return []
-    lines = [LOG_PREFIX.sub("", line).strip() for line in (err or out).splitlines() if line.strip()]
-    return lines or ["%s -D %s -C data_directory failed with exit status %d and said nothing" % (postgres, config_dir, rc)]
-
-
-def hba_errors(module) -> tuple:
-    """The lines of pg_hba.conf the running server rejects, and whether it answered at all."""
-    try:
-        connection = try_connect(connection_kwargs(module.params))
-    except ConnectionFailed:
-        return [], False
-    with connection:
-        try:
-            rows = fetch_all(connection, HBA_ERRORS)
-        except psycopg.Error as error:
-            module.fail_json(msg="could not read pg_hba_file_rules (the login role needs to be a superuser): %s" % str(error).strip())
-    return ["pg_hba.conf line %d: %s" % (row["line_number"], row["error"]) for row in rows], True
 
 
 def check_restore_list(module) -> list:
@@ -175,8 +149,7 @@ def main() -> None:
     refuse_root(module, "the configuration check (the server program)")
     validate_bin_dir(module)
     config_dir = module.params["config_dir"]
-    if not os.path.isfile(os.path.join(config_dir, "postgresql.conf")):
-        module.fail_json(msg="config_dir %s holds no postgresql.conf (give the directory the server is started with as -D)" % config_dir)
+    validate_config_dir(module, config_dir)
     entries = check_restore_list(module)
     if module.params["hba"]:
         require_psycopg(module)
@@ -204,13 +177,7 @@ def main() -> None:
                 os.remove(entry["backup"])
             else:
                 os.remove(entry["path"])
-    if not entries:
-        after = "Nothing was put back (no file was given to restore)."
-    elif module.check_mode:
-        after = "Check mode: %s would be put back." % ", ".join(result["restored"])
-    else:
-        after = "The previous files are back in place (%s); fix the variables and run again." % ", ".join(result["restored"])
-    module.fail_json(msg="PostgreSQL rejects the configuration: %s. %s" % ("; ".join(errors), after), **result)
+    module.fail_json(msg=rejection_message(errors, result["restored"], module.check_mode), **result)
 
 
 if __name__ == "__main__":

@@ -59,6 +59,7 @@ def bases(lab: Lab) -> dict:
         pg_rewind=dict(upstream, data_dir=primary.data_dir, bin_dir=BIN_DIR),
         pg_follow=dict(upstream, data_dir=primary.data_dir, **primary.login()),
         pg_config_check=primary.login(config_dir=primary.data_dir),
+        pg_config_files=primary.login(config_dir=primary.data_dir, files=[dict(path=os.path.join(lab.base, "extra.conf"), content="")]),
         pg_guard=dict(
             program="print('guard')",
             program_path=os.path.join(lab.base, "guard"),
@@ -236,6 +237,29 @@ SPECIFIC_CASES = [
     ("pg_config_check", dict(ssl_mode="sometimes"), r"ssl_mode must be one of.*got: sometimes"),
     ("pg_config_check", dict(config_dir=None), r"missing required arguments: config_dir"),
     ("pg_config_check", dict(restore=[dict(path="/etc/hostname", copy="/tmp/x")]), r"Unsupported parameters .*restore.*copy"),
+    ("pg_config_files", dict(config_dir="/etc"), r"config_dir /etc holds no postgresql.conf"),
+    ("pg_config_files", dict(bin_dir="/nonexistent"), r"bin_dir /nonexistent is not a directory"),
+    ("pg_config_files", dict(files=None), r"missing required arguments: files"),
+    ("pg_config_files", dict(files=[dict(path="pgops.conf", content="")]), r"files: pgops.conf is not an absolute path"),
+    (
+        "pg_config_files",
+        dict(files=[dict(path="/nonexistent/pgops.conf", content="")]),
+        r"files: the directory of /nonexistent/pgops.conf does not exist",
+    ),
+    ("pg_config_files", dict(files=[dict(path="<lab>", content="")]), r"files: <lab> is a directory"),
+    (
+        "pg_config_files",
+        dict(files=[dict(path="<lab>/a.conf", content=""), dict(path="<lab>/a.conf", content="x")]),
+        r"files: <lab>/a.conf is given twice",
+    ),
+    (
+        "pg_config_files",
+        dict(files=[dict(path="<lab>/a.conf", content="", mode="rw-r-----")]),
+        r"files: the mode of <lab>/a.conf must be an octal string such as 0640, got rw-r-----",
+    ),
+    ("pg_config_files", dict(files=[dict(path="<lab>/a.conf")]), r"missing required arguments: content found in files"),
+    ("pg_config_files", dict(hba="perhaps"), r"hba.*'perhaps'.*bool"),
+    ("pg_config_files", dict(login_port=0), r"login_port must be a TCP port between 1 and 65535, got 0"),
 ]
 
 
@@ -248,7 +272,7 @@ def all_cases() -> list:
     for module in UPSTREAM_MODULES:
         cases += [(module, bad, pattern) for bad, pattern in UPSTREAM_CASES]
         cases += [case for case in SPECIFIC_CASES if case[0] == module]
-    cases += [case for case in SPECIFIC_CASES if case[0] in ("pg_shutdown", "pg_clone", "pg_guard", "pg_config_check")]
+    cases += [case for case in SPECIFIC_CASES if case[0] in ("pg_shutdown", "pg_clone", "pg_guard", "pg_config_check", "pg_config_files")]
     return cases
 
 
@@ -256,6 +280,10 @@ def concrete(value, lab: Lab):
     ports = {"<closed>": lab.closed_port, "<port>": lab.primary.port}
     if isinstance(value, str):
         return ports[value] if value in ports else value.replace("<lab>", lab.base)
+    if isinstance(value, list):
+        return [concrete(item, lab) for item in value]
+    if isinstance(value, dict):
+        return {key: concrete(item, lab) for key, item in value.items()}
     return value
 
 

@@ -17,6 +17,7 @@ def test_all_modules_exist():
         "pg_basebackup",
         "pg_clone",
         "pg_config_check",
+        "pg_config_files",
         "pg_database",
         "pg_follow",
         "pg_guard",

@@ -1,0 +1,59 @@
+# Copyright: (c) 2026, pgops.replication contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What PostgreSQL makes of its configuration files: the server program for the settings, the running server for
+pg_hba.conf. Shared by the modules that check files and those that write them."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from ansible_collections.pgops.replication.plugins.module_utils.postgres import (
+    ConnectionFailed,
+    connection_kwargs,
+    fetch_all,
+    psycopg,
+    try_connect,
+)
+
+HBA_ERRORS = "SELECT line_number, error FROM pg_hba_file_rules WHERE error IS NOT NULL ORDER BY line_number"
+# The server program's own lines, without the timestamp and process prefix its log lines start with.
+LOG_PREFIX = re.compile(r"^.*?\b(LOG|FATAL|ERROR|DETAIL|HINT):\s+")
+
+
+def validate_config_dir(module, config_dir: str) -> None:
+    if not os.path.isfile(os.path.join(config_dir, "postgresql.conf")):
+        module.fail_json(msg="config_dir %s holds no postgresql.conf (give the directory the server is started with as -D)" % config_dir)
+
+
+def settings_errors(module, postgres: str, config_dir: str) -> list:
+    """What the server program rejects when it reads every configuration file as a start would (it changes nothing)."""
+    rc, out, err = module.run_command([postgres, "-D", config_dir, "-C", "data_directory"])
+    if rc == 0:
+        return []
+    lines = [LOG_PREFIX.sub("", line).strip() for line in (err or out).splitlines() if line.strip()]
+    return lines or ["%s -D %s -C data_directory failed with exit status %d and said nothing" % (postgres, config_dir, rc)]
+
+
+def hba_errors(module) -> tuple:
+    """The lines of pg_hba.conf the running server rejects, and whether it answered at all."""
+    try:
+        connection = try_connect(connection_kwargs(module.params))
+    except ConnectionFailed:
+        return [], False
+    with connection:
+        try:
+            rows = fetch_all(connection, HBA_ERRORS)
+        except psycopg.Error as error:
+            module.fail_json(msg="could not read pg_hba_file_rules (the login role needs to be a superuser): %s" % str(error).strip())
+    return ["pg_hba.conf line %d: %s" % (row["line_number"], row["error"]) for row in rows], True
+
+
+def rejection_message(errors: list, restored: list, check_mode: bool) -> str:
+    if not restored:
+        after = "Nothing was put back (no file was given to restore)."
+    elif check_mode:
+        after = "Check mode: %s would be put back." % ", ".join(restored)
+    else:
+        after = "The previous files are back in place (%s); fix the variables and run again." % ", ".join(restored)
+    return "PostgreSQL rejects the configuration: %s. %s" % ("; ".join(errors), after)

@@ -1,0 +1,260 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, pgops.replication contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: pg_config_files
+short_description: Write PostgreSQL's configuration files and keep them only if PostgreSQL accepts them
+version_added: 0.3.0
+description:
+  - Writes each file of O(files) whose content or mode differs, each one atomically (a new file renamed over the
+    old), then asks PostgreSQL whether it accepts them, as M(pgops.replication.pg_config_check) does. The server
+    program reads every configuration file as a start would; the running server, when it answers, reports the lines
+    of C(pg_hba.conf) it rejects.
+  - When PostgreSQL rejects them, puts back what each changed file held before (or removes a file that did not exist)
+    and fails with the server's own messages. Files nothing changed in are neither written nor checked.
+  - One module run for every file, where writing each file with M(ansible.builtin.template) and checking them
+    after costs several, and in a run that changes nothing that cost is paid once per member.
+  - Run it as the PostgreSQL OS user (C(become_user)), who owns the configuration directory and its files; the server
+    program refuses root.
+author: pgops.replication contributors (@pgops)
+extends_documentation_fragment:
+  - pgops.replication.connection
+  - pgops.replication.attributes
+attributes:
+  check_mode:
+    support: full
+    details: Reports which files would change (and how, in diff mode); writes and checks nothing.
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+options:
+  config_dir:
+    description:
+      - The directory the server is started with as C(-D), where it finds C(postgresql.conf). On Debian
+        C(/etc/postgresql/<version>/<cluster>); elsewhere usually the data directory.
+    type: path
+    required: true
+  bin_dir:
+    description: Directory of the C(postgres) program. By default the newest installed under C(/usr/lib/postgresql).
+    type: path
+  hba:
+    description: Ask the running server what it makes of C(pg_hba.conf). Skipped when the server does not answer.
+    type: bool
+    default: true
+  files:
+    description: The files to write. Their directories must exist.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      path:
+        description: Where the file goes, an absolute path.
+        type: path
+        required: true
+      content:
+        description: What the file holds, for example the result of the M(ansible.builtin.template) lookup.
+        type: str
+        required: true
+      mode:
+        description: Its permissions, as an octal string.
+        type: str
+        default: "0640"
+"""
+
+EXAMPLES = r"""
+- name: Settings and client authentication, kept only if PostgreSQL accepts them
+  pgops.replication.pg_config_files:
+    config_dir: /etc/postgresql/15/main
+    login_port: 5432
+    files:
+      - path: /etc/postgresql/15/main/conf.d/pgops.conf
+        content: "{{ lookup('ansible.builtin.template', 'pgops.conf.j2') }}"
+      - path: /etc/postgresql/15/main/pg_hba.conf
+        content: "{{ lookup('ansible.builtin.template', 'pg_hba.conf.j2') }}"
+  become: true
+  become_user: postgres
+  notify: Reload PostgreSQL
+"""
+
+RETURN = r"""
+changed_files:
+  description: The files written (on success), or that would be written (in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/postgresql/15/main/pg_hba.conf]
+errors:
+  description: What PostgreSQL rejected, in its own words; empty when it accepts every file.
+  returned: always
+  type: list
+  elements: str
+  sample: ['pg_hba.conf line 99: invalid authentication method "10.0.0.0/8"']
+hba_checked:
+  description: Whether the running server read C(pg_hba.conf) (false when nothing changed, when it does not answer, or
+    with O(hba=false)).
+  returned: always
+  type: bool
+restored:
+  description: The files put back to their previous content (or removed, when new), after PostgreSQL rejected them.
+  returned: always
+  type: list
+  elements: str
+"""
+
+import os
+import re
+import stat
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.pgops.replication.plugins.module_utils.config_check import (
+    hba_errors,
+    rejection_message,
+    settings_errors,
+    validate_config_dir,
+)
+from ansible_collections.pgops.replication.plugins.module_utils.postgres import (
+    connection_argument_spec,
+    find_server_binary,
+    refuse_root,
+    require_psycopg,
+    validate_bin_dir,
+    validate_connection_params,
+)
+
+MODE_PATTERN = re.compile(r"^0?[0-7]{3}$")
+
+
+class Planned:
+    """One file of `files`: what it holds now (None when it does not exist) and what it is to hold."""
+
+    def __init__(self, path: str, content: str, mode: int) -> None:
+        self.path = path
+        self.content = content.encode("utf-8")
+        self.mode = mode
+        self.before: bytes | None = None
+        self.before_mode: int | None = None
+        if os.path.exists(path):
+            with open(path, "rb") as handle:
+                self.before = handle.read()
+            self.before_mode = stat.S_IMODE(os.stat(path).st_mode)
+
+    @property
+    def changes(self) -> bool:
+        return self.before != self.content or self.before_mode != self.mode
+
+    def diff(self) -> dict:
+        return dict(
+            before_header=self.path,
+            after_header=self.path,
+            before=(self.before or b"").decode("utf-8", "replace"),
+            after=self.content.decode("utf-8", "replace"),
+        )
+
+
+def write_atomically(path: str, content: bytes, mode: int) -> None:
+    """A reader (the server, at a reload) sees the old file or the new one, never half of it."""
+    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".%s." % os.path.basename(path))
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(content)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
+
+
+def put_back(planned: Planned) -> None:
+    if planned.before is None:
+        os.remove(planned.path)
+    else:
+        write_atomically(planned.path, planned.before, planned.before_mode)
+
+
+def plan_files(module) -> list:
+    planned, seen = [], set()
+    for entry in module.params["files"]:
+        path, mode = entry["path"], entry["mode"]
+        if not os.path.isabs(path):
+            module.fail_json(msg="files: %s is not an absolute path" % path)
+        if path in seen:
+            module.fail_json(msg="files: %s is given twice" % path)
+        seen.add(path)
+        if not os.path.isdir(os.path.dirname(path)):
+            module.fail_json(msg="files: the directory of %s does not exist" % path)
+        if os.path.isdir(path):
+            module.fail_json(msg="files: %s is a directory" % path)
+        if not MODE_PATTERN.match(mode):
+            module.fail_json(msg="files: the mode of %s must be an octal string such as 0640, got %s" % (path, mode))
+        planned.append(Planned(path, entry["content"], int(mode, 8)))
+    return planned
+
+
+def main() -> None:
+    argument_spec = connection_argument_spec()
+    argument_spec.update(
+        config_dir=dict(type="path", required=True),
+        bin_dir=dict(type="path"),
+        hba=dict(type="bool", default=True),
+        files=dict(
+            type="list",
+            elements="dict",
+            required=True,
+            options=dict(
+                path=dict(type="path", required=True),
+                content=dict(type="str", required=True),
+                mode=dict(type="str", default="0640"),
+            ),
+        ),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    refuse_root(module, "writing and checking the configuration (the server program)")
+    validate_bin_dir(module)
+    config_dir = module.params["config_dir"]
+    validate_config_dir(module, config_dir)
+    if module.params["hba"]:
+        require_psycopg(module)
+        validate_connection_params(module)
+    postgres = find_server_binary(module, "postgres", module.params["bin_dir"])
+
+    changing = [planned for planned in plan_files(module) if planned.changes]
+    result = dict(changed=bool(changing), changed_files=[planned.path for planned in changing], errors=[], hba_checked=False, restored=[])
+    if module._diff:
+        result["diff"] = [planned.diff() for planned in changing]
+    if not changing or module.check_mode:
+        module.exit_json(**result)
+
+    written = []
+    try:
+        for planned in changing:
+            write_atomically(planned.path, planned.content, planned.mode)
+            written.append(planned)
+    except OSError as error:
+        for planned in written:
+            put_back(planned)
+        module.fail_json(msg="could not write %s: %s; the files written before it are back as they were" % (error.filename, error.strerror))
+
+    errors = settings_errors(module, postgres, config_dir)
+    if module.params["hba"]:
+        found, result["hba_checked"] = hba_errors(module)
+        errors += found
+    if not errors:
+        module.exit_json(**result)
+    for planned in changing:
+        put_back(planned)
+    # Every file is as it was before the run: nothing changed.
+    result.update(changed=False, errors=errors, restored=result["changed_files"], changed_files=[])
+    module.fail_json(msg=rejection_message(errors, result["restored"], False), **result)
+
+
+if __name__ == "__main__":
+    main()
