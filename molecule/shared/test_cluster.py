@@ -85,6 +85,42 @@ def test_every_member_runs_the_same_wal_senders_and_slots_enough_for_every_stand
     assert sent >= senders and kept >= slots, running
 
 
+# What a proxy does: ask each member's health check over the network, from another host.
+ASK_HEALTH = (
+    "import sys, urllib.error, urllib.request\n"
+    "try:\n"
+    "    print(urllib.request.urlopen(sys.argv[1], timeout=10).status)\n"
+    "except urllib.error.HTTPError as error:\n"
+    "    print(error.code)\n"
+)
+
+
+def health_status(asker, member, path):
+    variables = RUNNER.get_variables(member)
+    url = "http://%s:%s%s" % (member, variables.get("postgresql_health_port", 8008), path)
+    command = host_of(asker).run("python3 -c %s %s", ASK_HEALTH, url)
+    assert command.rc == 0, command.stderr
+    return int(command.stdout.strip())
+
+
+def test_the_health_check_tells_the_primary_from_the_standbys_and_leaves_nothing_running():
+    for member in HOSTS:
+        asker = next(name for name in HOSTS if name != member)
+        expected = (200, 503) if member == PRIMARY else (503, 200)
+        assert (health_status(asker, member, "/primary"), health_status(asker, member, "/replica")) == expected, member
+        assert health_status(asker, member, "/health") == 200
+    for member in HOSTS:
+        deadline = time.monotonic() + 10
+        # Each request's run ends with its answer: no process and no unit of the health check stays.
+        while (
+            host_of(member).run("pgrep -f 'pgops-guard health'").rc == 0
+            or host_of(member).run("systemctl list-units --no-legend --state=active,activating 'pgops-health-*@*'").stdout.strip()
+        ):
+            assert time.monotonic() < deadline, "%s: a health check run outlived its request" % member
+            time.sleep(0.5)
+        assert host_of(member).service("pgops-health-%s.socket" % service_name(host_of(member)).split("@")[1]).is_running
+
+
 def test_row_written_on_primary_is_read_on_every_standby():
     marker = "row-%d" % time.time_ns()
     sql(PRIMARY, "CREATE TABLE IF NOT EXISTS molecule_check (marker text)")

@@ -102,6 +102,48 @@ def fence_timer(params: dict) -> str:
     )
 
 
+def health_unit_name(cluster: str) -> str:
+    return "pgops-health-%s" % cluster
+
+
+def health_socket(params: dict) -> str:
+    address = params["health_address"]
+    listen = "%s:%d" % ("[%s]" % address if ":" in address else address, params["health_port"]) if address else str(params["health_port"])
+    return (
+        "# Managed by pgops.replication: the health check answers each connection with one run of the guard program, so\n"
+        "# nothing runs between two requests.\n"
+        "[Unit]\n"
+        "Description=pgops health check for PostgreSQL %s\n"
+        "[Socket]\n"
+        "ListenStream=%s\n"
+        "Accept=yes\n"
+        "# A proxy checks each member every second or two; more at once than this is no proxy's check.\n"
+        "MaxConnections=32\n"
+        "[Install]\n"
+        "WantedBy=sockets.target\n" % (params["cluster"], listen)
+    )
+
+
+def health_service(params: dict) -> str:
+    command = ["/usr/bin/python3", params["program_path"], "health", params["config_path"]]
+    return (
+        "# Managed by pgops.replication: one health check request, answered on the accepted connection.\n"
+        "[Unit]\n"
+        "Description=pgops health check for PostgreSQL %s, one request\n"
+        "CollectMode=inactive-or-failed\n"
+        "[Service]\n"
+        "Type=simple\n"
+        "User=%s\n"
+        "StandardInput=socket\n"
+        "StandardOutput=socket\n"
+        "StandardError=journal\n"
+        "SyslogLevel=warning\n"
+        "LogLevelMax=warning\n"
+        "RuntimeMaxSec=15\n"
+        "ExecStart=%s\n" % (params["cluster"], params["owner"], " ".join(systemd_quote(part) for part in command))
+    )
+
+
 def config_text(config: dict) -> str:
     return json.dumps(config, indent=4, sort_keys=True) + "\n"
 
@@ -109,10 +151,11 @@ def config_text(config: dict) -> str:
 def wanted_files(params: dict) -> list:
     """Every file pg_guard manages for the cluster, in the order it writes them: the program and its configuration
     before the units that run them. The password file is not among them (it holds other entries too)."""
-    start_guard, fence = params["start_guard"], params["isolation_fence"]
-    guarded = start_guard or fence
+    start_guard, fence, health = params["start_guard"], params["isolation_fence"], bool(params.get("health_port"))
+    guarded = start_guard or fence or health
     unit_dir = params["unit_dir"]
     fence_unit = os.path.join(unit_dir, fence_unit_name(params["cluster"]))
+    health_unit = os.path.join(unit_dir, health_unit_name(params["cluster"]))
     files = []
     if guarded:
         program = params["program"] if params["program"].endswith("\n") else params["program"] + "\n"
@@ -127,6 +170,8 @@ def wanted_files(params: dict) -> list:
         ),
         WantedFile(fence_unit + ".service", fence_service(params) if fence else None),
         WantedFile(fence_unit + ".timer", fence_timer(params) if fence else None),
+        WantedFile(health_unit + "@.service", health_service(params) if health else None),
+        WantedFile(health_unit + ".socket", health_socket(params) if health else None),
     ]
     library = os.path.dirname(params["program_path"])
     files += [WantedFile(os.path.join(library, script % params["cluster"]), None) for script in LEGACY_SCRIPTS]
@@ -137,10 +182,11 @@ def is_unit(path: str, unit_dir: str) -> bool:
     return os.path.dirname(path) == unit_dir.rstrip("/") or os.path.dirname(os.path.dirname(path)) == unit_dir.rstrip("/")
 
 
-def timer_actions(fence: bool, units_changed: bool, enabled: bool, active: bool) -> list:
-    """The systemctl commands that leave the fence timer as wanted: running and enabled with the fence on (restarted
-    when its units changed, so that the new interval counts), stopped and disabled with it off."""
-    if not fence:
+def unit_actions(wanted: bool, units_changed: bool, enabled: bool, active: bool) -> list:
+    """The systemctl commands that leave the fence timer (or the health check's socket) as wanted: running and enabled
+    when on (restarted when its units changed, so that the new interval or address counts), stopped and disabled when
+    off."""
+    if not wanted:
         return [action for action, needed in (("stop", active), ("disable", enabled)) if needed]
     actions = [] if enabled else ["enable"]
     if not active:

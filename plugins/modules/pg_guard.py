@@ -36,7 +36,7 @@ options:
   program:
     description:
       - Text of the guard program (the postgresql role's C(files/pgops_guard.py)).
-      - Required when O(start_guard) or O(isolation_fence) is true.
+      - Required when O(start_guard) or O(isolation_fence) is true, or O(health_port) is set.
     type: str
   program_path:
     description: Where the program is installed, root-owned, mode 0644; it is run as C(python3 PATH), never on its own.
@@ -45,7 +45,7 @@ options:
   config:
     description:
       - The guard's configuration for this cluster (data directory, peers, timeouts; no secret), written as JSON.
-      - Required when O(start_guard) or O(isolation_fence) is true.
+      - Required when O(start_guard) or O(isolation_fence) is true, or O(health_port) is set.
     type: dict
   config_path:
     description: Where the configuration is written, owned by O(owner), mode 0640.
@@ -82,7 +82,7 @@ options:
   replication_password:
     description:
       - Its password, written to O(passfile) as one C(*:*:replication:USER:PASSWORD) line; other lines are kept.
-      - Required when O(start_guard) or O(isolation_fence) is true.
+      - Required when O(start_guard) or O(isolation_fence) is true (the health check asks no other member).
     type: str
   passfile:
     description: The libpq password file of O(owner), mode 0600.
@@ -92,6 +92,20 @@ options:
     description: Operating system user that runs the server and the guard; it owns the configuration and the password file.
     type: str
     default: postgres
+  health_port:
+    description:
+      - TCP port of the health check, which tells a proxy or load balancer what this member is; 0 for none.
+      - A socket unit listens on it and runs O(program_path) C(health CONFIG) as O(owner) once per connection, so
+        nothing runs between two requests. C(GET /primary) answers 200 only from a running primary that is neither
+        fenced (C(standby.signal)) nor in a minority of the members, C(/replica) only from a standby that streams
+        (with C(?lag=BYTES), that replays within that many bytes of what its primary last reported), C(/health) from
+        any running server; otherwise 503, with the member's state as JSON.
+    type: int
+    default: 0
+  health_address:
+    description: Address the health check listens on; by default every address of the host.
+    type: str
+    default: ""
   unit_dir:
     description: Directory of the systemd units.
     type: path
@@ -140,8 +154,9 @@ from ansible_collections.pgops.replication.plugins.module_utils.conninfo import 
 from ansible_collections.pgops.replication.plugins.module_utils.guard import (
     WantedFile,
     fence_unit_name,
+    health_unit_name,
     is_unit,
-    timer_actions,
+    unit_actions,
     wanted_files,
 )
 
@@ -227,6 +242,15 @@ def validate(module) -> None:
         missing = [name for name in ("program", "config", "replication_password") if not params[name]]
         if missing:
             module.fail_json(msg="%s required when start_guard or isolation_fence is true" % " and ".join(missing))
+    if not 0 <= params["health_port"] <= 65535:
+        module.fail_json(msg="health_port must be a TCP port between 1 and 65535, or 0 for no health check, got %d" % params["health_port"])
+    if params["health_port"]:
+        missing = [name for name in ("program", "config") if not params[name]]
+        if missing:
+            module.fail_json(msg="%s required when health_port is set" % " and ".join(missing))
+    address = params["health_address"]
+    if address and (address.startswith("[") or any(character.isspace() or character in "/%" for character in address)):
+        module.fail_json(msg="health_address must be an IP address or host name (an IPv6 address without brackets), got %r" % address)
     if params["isolation_interval"] < 2:
         module.fail_json(msg="isolation_interval must be 2 or more (seconds), got %d" % params["isolation_interval"])
     for name in ("cluster", "service", "owner", "replication_user"):
@@ -271,6 +295,8 @@ def main() -> None:
             replication_password=dict(type="str", no_log=True),
             passfile=dict(type="path", default="/var/lib/postgresql/.pgpass"),
             owner=dict(type="str", default="postgres"),
+            health_port=dict(type="int", default=0),
+            health_address=dict(type="str", default=""),
             unit_dir=dict(type="path", default="/etc/systemd/system"),
         ),
         supports_check_mode=True,
@@ -278,28 +304,36 @@ def main() -> None:
     validate(module)
     params = module.params
     result = dict(changed=False, changed_files=[], systemctl=[], diff=[])
-    fence = params["isolation_fence"]
-    timer = fence_unit_name(params["cluster"]) + ".timer"
-    enabled, active = unit_state(module, "is-enabled", timer), unit_state(module, "is-active", timer)
+    # Each unit systemd keeps running or listening, whether it is wanted, and the unit files whose change restarts it.
+    fence_unit, health_unit = fence_unit_name(params["cluster"]), health_unit_name(params["cluster"])
+    started_units = [
+        (fence_unit + ".timer", params["isolation_fence"], (fence_unit + ".service", fence_unit + ".timer")),
+        # A new instance of the service reads its new file; only a new address or port needs the socket again.
+        (health_unit + ".socket", bool(params["health_port"]), (health_unit + ".socket",)),
+    ]
+    states = {unit: (unit_state(module, "is-enabled", unit), unit_state(module, "is-active", unit)) for unit, *_rest in started_units}
     changed = False
-    if not fence:
-        # Stopped and disabled while systemd still knows the unit, before its files go.
-        for action in timer_actions(False, False, enabled, active):
-            systemctl(module, result, action, timer)
-            changed = True
-    if params["start_guard"] or fence:
+    for unit, wanted, _files in started_units:
+        if not wanted:
+            # Stopped and disabled while systemd still knows the unit, before its files go.
+            for action in unit_actions(False, False, *states[unit]):
+                systemctl(module, result, action, unit)
+                changed = True
+    if params["start_guard"] or params["isolation_fence"]:
         changed = ensure_passfile(module, result) or changed
-    units_changed = False
+    changed_units = []
     for wanted in wanted_files(params):
         file_changed = ensure_file(module, wanted, result)
         changed = changed or file_changed
-        units_changed = units_changed or (file_changed and is_unit(wanted.path, params["unit_dir"]))
-    if units_changed:
+        if file_changed and is_unit(wanted.path, params["unit_dir"]):
+            changed_units.append(os.path.basename(wanted.path))
+    if changed_units:
         systemctl(module, result, "daemon-reload")
-    if fence:
-        for action in timer_actions(True, units_changed, enabled, active):
-            systemctl(module, result, action, timer)
-            changed = True
+    for unit, wanted, unit_files in started_units:
+        if wanted:
+            for action in unit_actions(True, any(name in changed_units for name in unit_files), *states[unit]):
+                systemctl(module, result, action, unit)
+                changed = True
     result["changed"] = changed
     if not module._diff:
         result.pop("diff")

@@ -102,6 +102,12 @@ CASES = [
     ("postgresql", dict(postgresql_clone_parallel="all"), r"postgresql_clone_parallel.*int"),
     (
         "postgresql",
+        dict(postgresql_health_port=5432),
+        r"postgresql_health_port must be a TCP port\s+other than postgresql_port, or 0 for no health check \(got 5432 and 5432\)",
+    ),
+    ("postgresql", dict(postgresql_health_port=70000), r"postgresql_health_port must be a TCP port.*\(got 70000 and 5432\)"),
+    (
+        "postgresql",
         dict(postgresql_max_wal_senders=-1),
         r"postgresql_max_wal_senders and postgresql_max_replication_slots must be 0 or more \(got\s+-1 and 10\)",
     ),

@@ -4,6 +4,8 @@
 
   pgops_guard.py start CONFIG   before every start of the server (ExecStartPre of its unit)
   pgops_guard.py watch CONFIG   every few seconds (a systemd timer), acting only on a running primary
+  pgops_guard.py health CONFIG  one HTTP request on standard input, answered on standard output (a systemd socket,
+                                one run per connection): GET /primary, /replica[?lag=BYTES] or /health, 200 or 503
 
 A member votes for a primary while it streams from it. A primary keeps running only while a majority of the
 members, itself included, vote for it; after `isolation_timeout` seconds in a minority it stops with
@@ -13,6 +15,11 @@ its timeline or an older one; it waits up to `start_timeout` seconds for that, t
 standby.signal. No member running as primary elsewhere is ever joined by a second one. Both rules hold once the
 member has seen a majority vote for it ("armed", kept across reboots): a primary built before its standbys stays up,
 and so does one whose cluster grew by more members than stream from it, until a majority of them all has streamed.
+
+The health check tells a proxy or load balancer what the member is, by the same rules: /primary answers 200 only from
+a running primary that is not fenced (standby.signal written) and not in a minority of the members; /replica only
+from a standby that streams, and with ?lag= whose replay is at most that many bytes behind what its primary last
+reported; /health from any running server. Anything else answers 503, and nothing runs between two requests.
 
 CONFIG is the JSON file the postgresql role writes. The program runs as the server's OS user; every connection is
 made by libpq from keyword arguments, and a peer is judged by the outcome of the connection, never by error text.
@@ -24,11 +31,13 @@ import argparse
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
+from urllib.parse import parse_qs, urlsplit
 
 START = "start"
 STANDBY = "standby"
@@ -532,13 +541,168 @@ def run_watch(config: Config) -> int:
     return 0
 
 
+@dataclass(frozen=True)
+class Health:
+    """What the health check knows of the member: whether its server answers, and as what."""
+
+    running: bool
+    in_recovery: bool = False
+    streaming: bool = False
+    # Bytes the standby has yet to replay of what its primary last reported having; None when not known.
+    lag_bytes: int | None = None
+    standby_signal: bool = False
+    isolated: bool = False
+
+    @property
+    def role(self) -> str:
+        if not self.running:
+            return "stopped"
+        return "replica" if self.in_recovery else "primary"
+
+    @property
+    def fenced(self) -> bool:
+        """A primary with standby.signal: the guard or a playbook has fenced it and is stopping it."""
+        return self.running and not self.in_recovery and self.standby_signal
+
+
+HEALTH_QUERY = (
+    "SELECT pg_is_in_recovery(), coalesce((SELECT status FROM pg_stat_wal_receiver), ''),"
+    " coalesce((SELECT pg_wal_lsn_diff(latest_end_lsn, pg_last_wal_replay_lsn())::bigint::text"
+    " FROM pg_stat_wal_receiver WHERE pg_is_in_recovery()), '')"
+)
+HEALTH_PATHS = ("/primary", "/replica", "/health")
+REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
+# A request line or header longer than this, or more headers than this, is refused: no client of a check sends them.
+MAX_LINE = 8192
+MAX_HEADERS = 64
+REQUEST_TIMEOUT = 5
+
+
+def parse_health(output: str, standby_signal: bool, isolated: bool) -> Health:
+    """Health from the psql output of HEALTH_QUERY (empty when the server did not answer)."""
+    fields = output.splitlines()[0].split(FIELD) if output.strip() else []
+    if len(fields) != 3:
+        return Health(False, standby_signal=standby_signal, isolated=isolated)
+    in_recovery, receiver, lag = fields
+    return Health(
+        True,
+        in_recovery=in_recovery == "t",
+        streaming=receiver == "streaming",
+        lag_bytes=max(0, int(lag)) if re.fullmatch(r"-?[0-9]+", lag) else None,
+        standby_signal=standby_signal,
+        isolated=isolated,
+    )
+
+
+def health_answer(method: str, target: str, health: Health) -> tuple:
+    """(HTTP status, JSON body) for one request."""
+    if method not in ("GET", "HEAD"):
+        return 405, {"error": "only GET and HEAD are answered"}
+    parts = urlsplit(target)
+    if parts.path not in HEALTH_PATHS:
+        return 404, {"error": "ask for %s" % ", ".join(HEALTH_PATHS)}
+    body = dict(asdict(health), role=health.role, fenced=health.fenced)
+    try:
+        query = parse_qs(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
+    except ValueError:
+        return 400, {"error": "the query %r is not name=value pairs" % parts.query}
+    unknown = sorted(set(query) - ({"lag"} if parts.path == "/replica" else set()))
+    if unknown:
+        return 400, {"error": "%s takes no parameter %s" % (parts.path, ", ".join(unknown))}
+    lag_limit = None
+    if "lag" in query:
+        if len(query["lag"]) != 1 or not query["lag"][0].isdigit():
+            return 400, {"error": "lag must be one whole number of bytes, got %s" % ", ".join(query["lag"])}
+        lag_limit = int(query["lag"][0])
+    if parts.path == "/health":
+        healthy = health.running
+    elif parts.path == "/primary":
+        healthy = health.running and not health.in_recovery and not health.standby_signal and not health.isolated
+    else:
+        healthy = (
+            health.running
+            and health.in_recovery
+            and health.streaming
+            and (lag_limit is None or (health.lag_bytes is not None and health.lag_bytes <= lag_limit))
+        )
+    return (200 if healthy else 503), body
+
+
+def read_request(reader) -> tuple:
+    """(method, target) of the request read from `reader`; ValueError for one that is not HTTP."""
+    line = reader.readline(MAX_LINE + 1)
+    if not line.endswith(b"\n") or len(line) > MAX_LINE:
+        raise ValueError("the request line is missing, cut short or too long")
+    words = line.decode("latin-1").split()
+    if len(words) != 3 or not words[2].startswith("HTTP/1."):
+        raise ValueError("the request line is not METHOD TARGET HTTP/1.x")
+    for _header in range(MAX_HEADERS):
+        header = reader.readline(MAX_LINE + 1)
+        if header in (b"\r\n", b"\n"):
+            return words[0], words[1]
+        if not header.endswith(b"\n"):
+            raise ValueError("a header line is cut short or too long")
+    raise ValueError("more than %d header lines" % MAX_HEADERS)
+
+
+def write_response(writer, status: int, body: dict, head_only: bool) -> None:
+    payload = (json.dumps(body, sort_keys=True) + "\n").encode()
+    head = "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % (
+        status,
+        REASONS[status],
+        len(payload),
+    )
+    writer.write(head.encode("latin-1") + (b"" if head_only else payload))
+    writer.flush()
+
+
+def local_health(config: Config) -> Health:
+    standby_signal = os.path.exists(os.path.join(config.data_dir, "standby.signal"))
+    isolated = load_state(config.state_file).minority_since is not None
+    command = [os.path.join(config.bin_dir, "psql"), "-X", "-A", "-t", "-q", "-F", FIELD, "-h", config.socket_dir, "-p", str(config.port)]
+    command += ["-U", config.local_user, "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-c", HEALTH_QUERY]
+    environment = dict(os.environ, PGCONNECT_TIMEOUT="2", PGAPPNAME="pgops-health")
+    try:
+        completed = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=4, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return Health(False, standby_signal=standby_signal, isolated=isolated)
+    return parse_health(completed.stdout if completed.returncode == 0 else "", standby_signal, isolated)
+
+
+def serve_health(config: Config, reader, writer) -> int:
+    """Answer the one request of a connection. The member is looked at only for a request that asks about it."""
+    try:
+        method, target = read_request(reader)
+    except (ValueError, OSError) as error:
+        write_response(writer, 400, {"error": str(error)}, False)
+        return 0
+    status, body = health_answer(method, target, Health(False))
+    if status in (200, 503):
+        status, body = health_answer(method, target, local_health(config))
+    write_response(writer, status, body, method == "HEAD")
+    return 0
+
+
+def run_health(config: Config) -> int:
+    """The connection systemd accepted is standard input and output."""
+    connection = socket.socket(fileno=sys.stdin.fileno())
+    connection.settimeout(REQUEST_TIMEOUT)
+    with connection.makefile("rb") as reader, connection.makefile("wb") as writer:
+        try:
+            return serve_health(config, reader, writer)
+        except OSError:
+            # The client went away or was too slow: nothing to answer.
+            return 0
+
+
 def main(argv: list | None = None) -> int:
     parser = argparse.ArgumentParser(description="pgops guard: the majority rule of one PostgreSQL member")
-    parser.add_argument("command", choices=["start", "watch"])
+    parser.add_argument("command", choices=["start", "watch", "health"])
     parser.add_argument("config")
     arguments = parser.parse_args(argv)
     config = load_config(arguments.config)
-    return run_start(config) if arguments.command == "start" else run_watch(config)
+    commands = {"start": run_start, "watch": run_watch, "health": run_health}
+    return commands[arguments.command](config)
 
 
 if __name__ == "__main__":

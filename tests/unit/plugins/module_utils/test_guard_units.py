@@ -10,7 +10,7 @@ from ansible_collections.pgops.replication.plugins.module_utils.guard import (
     config_text,
     is_unit,
     systemd_quote,
-    timer_actions,
+    unit_actions,
     wanted_files,
 )
 
@@ -25,12 +25,16 @@ PARAMS = dict(
     start_guard=True,
     isolation_fence=True,
     isolation_interval=2,
+    health_port=0,
+    health_address="",
     owner="postgres",
     unit_dir="/etc/systemd/system",
 )
 DROPIN = "/etc/systemd/system/postgresql@15-main.service.d/pgops-start-guard.conf"
 SERVICE = "/etc/systemd/system/pgops-isolation-fence-15-main.service"
 TIMER = "/etc/systemd/system/pgops-isolation-fence-15-main.timer"
+HEALTH_SERVICE = "/etc/systemd/system/pgops-health-15-main@.service"
+HEALTH_SOCKET = "/etc/systemd/system/pgops-health-15-main.socket"
 LEGACY = ["/usr/local/lib/pgops-start-guard-15-main", "/usr/local/lib/pgops-isolation-fence-15-main"]
 
 
@@ -44,7 +48,7 @@ def exec_line(text, key):
 
 def test_everything_on():
     found = files()
-    assert list(found) == [PARAMS["program_path"], PARAMS["config_path"], DROPIN, SERVICE, TIMER, *LEGACY]
+    assert list(found) == [PARAMS["program_path"], PARAMS["config_path"], DROPIN, SERVICE, TIMER, HEALTH_SERVICE, HEALTH_SOCKET, *LEGACY]
     assert found[PARAMS["program_path"]].text == "print('guard')\n"
     assert (found[PARAMS["program_path"]].owner, found[PARAMS["program_path"]].mode) == ("root", 0o644)
     config = found[PARAMS["config_path"]]
@@ -54,6 +58,28 @@ def test_everything_on():
     assert "User=postgres\n" in found[SERVICE].text and "Type=simple\n" in found[SERVICE].text
     assert "AccuracySec=100ms\n" in found[TIMER].text
     assert all(found[path].text is None for path in LEGACY)
+    # No health port: no health check.
+    assert found[HEALTH_SERVICE].text is None and found[HEALTH_SOCKET].text is None
+
+
+@pytest.mark.parametrize(
+    "address, listen",
+    [("", "ListenStream=8008\n"), ("10.0.0.5", "ListenStream=10.0.0.5:8008\n"), ("fd00::5", "ListenStream=[fd00::5]:8008\n")],
+    ids=["every address", "IPv4", "IPv6"],
+)
+def test_the_health_check_listens_and_runs_the_program_once_per_connection(address, listen):
+    found = files(health_port=8008, health_address=address)
+    socket, service = found[HEALTH_SOCKET].text, found[HEALTH_SERVICE].text
+    assert listen in socket and "Accept=yes\n" in socket and "WantedBy=sockets.target\n" in socket
+    assert shlex.split(exec_line(service, "ExecStart")) == ["/usr/bin/python3", PARAMS["program_path"], "health", PARAMS["config_path"]]
+    assert "User=postgres\n" in service and "StandardInput=socket\n" in service and "StandardOutput=socket\n" in service
+    assert "RuntimeMaxSec=15\n" in service
+
+
+def test_the_health_check_alone_installs_the_program_and_its_configuration():
+    found = files(start_guard=False, isolation_fence=False, health_port=8008)
+    assert found[PARAMS["program_path"]].text == "print('guard')\n" and found[PARAMS["config_path"]].text is not None
+    assert found[DROPIN].text is None and found[TIMER].text is None and found[HEALTH_SOCKET].text is not None
 
 
 def test_the_fence_off_removes_its_units_and_keeps_the_start_guard():
@@ -125,5 +151,5 @@ def test_units_are_told_from_other_files():
         (False, False, False, False, []),
     ],
 )
-def test_timer_actions(fence, units_changed, enabled, active, expected):
-    assert timer_actions(fence, units_changed, enabled, active) == expected
+def test_unit_actions(fence, units_changed, enabled, active, expected):
+    assert unit_actions(fence, units_changed, enabled, active) == expected
