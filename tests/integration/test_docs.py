@@ -29,6 +29,7 @@ def test_all_modules_exist():
         "pg_rewind_user",
         "pg_shutdown",
         "pg_user",
+        "pgbouncer_admin",
     ]
 
 
