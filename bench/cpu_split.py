@@ -42,7 +42,7 @@ def parse_cpu_seconds(text: str, kind: str) -> float:
     if kind == "ns":
         return int(text.strip()) / 1e9
     for line in text.splitlines():
-        key, _, value = line.partition(" ")
+        key, _separator, value = line.partition(" ")
         if key == "usage_usec":
             return int(value) / 1e6
     raise ValueError("cpu.stat has no usage_usec line")
