@@ -25,8 +25,9 @@ def modules(base_dir):
 
 @pytest.fixture
 def lab(base_dir, request):
-    test_dir = os.path.join(base_dir, re.sub(r"[^A-Za-z0-9_]", "_", request.node.name)[:60])
-    os.makedirs(test_dir)
+    # Tests of two files may share a name: the random suffix keeps their directories apart. Short enough that a Unix
+    # socket's path in it stays within 107 bytes.
+    test_dir = tempfile.mkdtemp(prefix=re.sub(r"[^A-Za-z0-9_]", "_", request.node.name)[:50] + "-", dir=base_dir)
     os.chmod(test_dir, 0o755)
     chown_to_server_user(test_dir)
     created = Lab(test_dir)
