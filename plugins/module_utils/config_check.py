@@ -10,15 +10,50 @@ import re
 
 from ansible_collections.pgops.replication.plugins.module_utils.postgres import (
     ConnectionFailed,
+    connection_argument_spec,
     connection_kwargs,
     fetch_all,
+    find_server_binary,
     psycopg,
+    refuse_root,
+    require_psycopg,
     try_connect,
+    validate_bin_dir,
+    validate_connection_params,
 )
 
 HBA_ERRORS = "SELECT line_number, error FROM pg_hba_file_rules WHERE error IS NOT NULL ORDER BY line_number"
 # The server program's own lines, without the timestamp and process prefix its log lines start with.
 LOG_PREFIX = re.compile(r"^.*?\b(LOG|FATAL|ERROR|DETAIL|HINT):\s+")
+
+
+def config_check_argument_spec(**extra) -> dict:
+    """The options of the `config_check` doc fragment and the login options, with a module's own."""
+    spec = connection_argument_spec()
+    spec.update(config_dir=dict(type="path", required=True), bin_dir=dict(type="path"), hba=dict(type="bool", default=True))
+    spec.update(extra)
+    return spec
+
+
+def prepare_check(module, action: str) -> str:
+    """Refuse what cannot be checked, before anything is written; returns the server program."""
+    refuse_root(module, action)
+    validate_bin_dir(module)
+    validate_config_dir(module, module.params["config_dir"])
+    if module.params["hba"]:
+        require_psycopg(module)
+        validate_connection_params(module)
+    return find_server_binary(module, "postgres", module.params["bin_dir"])
+
+
+def config_errors(module, postgres: str) -> tuple:
+    """(what PostgreSQL rejects in the files as they are now, whether the running server read pg_hba.conf)."""
+    errors = settings_errors(module, postgres, module.params["config_dir"])
+    hba_checked = False
+    if module.params["hba"]:
+        found, hba_checked = hba_errors(module)
+        errors += found
+    return errors, hba_checked
 
 
 def validate_config_dir(module, config_dir: str) -> None:

@@ -21,6 +21,7 @@ description:
 author: pgops.replication contributors (@pgops)
 extends_documentation_fragment:
   - pgops.replication.connection
+  - pgops.replication.config_check
   - pgops.replication.attributes
 attributes:
   check_mode:
@@ -31,19 +32,6 @@ attributes:
   idempotent:
     support: full
 options:
-  config_dir:
-    description:
-      - The directory the server is started with as C(-D), where it finds C(postgresql.conf). On Debian
-        C(/etc/postgresql/<version>/<cluster>); elsewhere usually the data directory.
-    type: path
-    required: true
-  bin_dir:
-    description: Directory of the C(postgres) program. By default the newest installed under C(/usr/lib/postgresql).
-    type: path
-  hba:
-    description: Ask the running server what it makes of C(pg_hba.conf). Skipped when the server does not answer.
-    type: bool
-    default: true
   restore:
     description: The files just written, each with a copy of what it held before.
     type: list
@@ -107,18 +95,10 @@ import shutil
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pgops.replication.plugins.module_utils.config_check import (
-    hba_errors,
+    config_check_argument_spec,
+    config_errors,
+    prepare_check,
     rejection_message,
-    settings_errors,
-    validate_config_dir,
-)
-from ansible_collections.pgops.replication.plugins.module_utils.postgres import (
-    connection_argument_spec,
-    find_server_binary,
-    refuse_root,
-    require_psycopg,
-    validate_bin_dir,
-    validate_connection_params,
 )
 
 
@@ -133,11 +113,7 @@ def check_restore_list(module) -> list:
 
 
 def main() -> None:
-    argument_spec = connection_argument_spec()
-    argument_spec.update(
-        config_dir=dict(type="path", required=True),
-        bin_dir=dict(type="path"),
-        hba=dict(type="bool", default=True),
+    argument_spec = config_check_argument_spec(
         restore=dict(
             type="list",
             elements="dict",
@@ -146,20 +122,10 @@ def main() -> None:
         ),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    refuse_root(module, "the configuration check (the server program)")
-    validate_bin_dir(module)
-    config_dir = module.params["config_dir"]
-    validate_config_dir(module, config_dir)
+    postgres = prepare_check(module, "the configuration check (the server program)")
     entries = check_restore_list(module)
-    if module.params["hba"]:
-        require_psycopg(module)
-        validate_connection_params(module)
 
-    errors = settings_errors(module, find_server_binary(module, "postgres", module.params["bin_dir"]), config_dir)
-    hba_checked = False
-    if module.params["hba"]:
-        found, hba_checked = hba_errors(module)
-        errors += found
+    errors, hba_checked = config_errors(module, postgres)
     result = dict(changed=False, errors=errors, hba_checked=hba_checked, restored=[])
     if not errors:
         if not module.check_mode:

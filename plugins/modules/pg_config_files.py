@@ -22,6 +22,7 @@ description:
 author: pgops.replication contributors (@pgops)
 extends_documentation_fragment:
   - pgops.replication.connection
+  - pgops.replication.config_check
   - pgops.replication.attributes
 attributes:
   check_mode:
@@ -32,19 +33,6 @@ attributes:
   idempotent:
     support: full
 options:
-  config_dir:
-    description:
-      - The directory the server is started with as C(-D), where it finds C(postgresql.conf). On Debian
-        C(/etc/postgresql/<version>/<cluster>); elsewhere usually the data directory.
-    type: path
-    required: true
-  bin_dir:
-    description: Directory of the C(postgres) program. By default the newest installed under C(/usr/lib/postgresql).
-    type: path
-  hba:
-    description: Ask the running server what it makes of C(pg_hba.conf). Skipped when the server does not answer.
-    type: bool
-    default: true
   files:
     description: The files to write. Their directories must exist.
     type: list
@@ -113,18 +101,10 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pgops.replication.plugins.module_utils.config_check import (
-    hba_errors,
+    config_check_argument_spec,
+    config_errors,
+    prepare_check,
     rejection_message,
-    settings_errors,
-    validate_config_dir,
-)
-from ansible_collections.pgops.replication.plugins.module_utils.postgres import (
-    connection_argument_spec,
-    find_server_binary,
-    refuse_root,
-    require_psycopg,
-    validate_bin_dir,
-    validate_connection_params,
 )
 
 MODE_PATTERN = re.compile(r"^0?[0-7]{3}$")
@@ -200,11 +180,7 @@ def plan_files(module) -> list:
 
 
 def main() -> None:
-    argument_spec = connection_argument_spec()
-    argument_spec.update(
-        config_dir=dict(type="path", required=True),
-        bin_dir=dict(type="path"),
-        hba=dict(type="bool", default=True),
+    argument_spec = config_check_argument_spec(
         files=dict(
             type="list",
             elements="dict",
@@ -217,14 +193,7 @@ def main() -> None:
         ),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    refuse_root(module, "writing and checking the configuration (the server program)")
-    validate_bin_dir(module)
-    config_dir = module.params["config_dir"]
-    validate_config_dir(module, config_dir)
-    if module.params["hba"]:
-        require_psycopg(module)
-        validate_connection_params(module)
-    postgres = find_server_binary(module, "postgres", module.params["bin_dir"])
+    postgres = prepare_check(module, "writing and checking the configuration (the server program)")
 
     changing = [planned for planned in plan_files(module) if planned.changes]
     result = dict(changed=bool(changing), changed_files=[planned.path for planned in changing], errors=[], hba_checked=False, restored=[])
@@ -243,10 +212,7 @@ def main() -> None:
             put_back(planned)
         module.fail_json(msg="could not write %s: %s; the files written before it are back as they were" % (error.filename, error.strerror))
 
-    errors = settings_errors(module, postgres, config_dir)
-    if module.params["hba"]:
-        found, result["hba_checked"] = hba_errors(module)
-        errors += found
+    errors, result["hba_checked"] = config_errors(module, postgres)
     if not errors:
         module.exit_json(**result)
     for planned in changing:
