@@ -244,12 +244,13 @@ def failover_plan(
     without_majority: bool = False,
     looked_again: bool = False,
 ) -> dict:
-    """The failover: the standby to promote, the members to fence, the standbys to detach from a primary out of reach
+    """The failover: the standby to promote, the members to fence, the standbys to take from a primary out of reach
+    (`detach`: the candidate, which follows none; `cascade`: the others, which stream from the candidate without a slot)
     and how long to wait for it to fence itself, and whether to refuse. With a primary running and no `new_primary`,
     there is nothing to do.
 
     A member the controller cannot reach may still run as primary. In clusters of three members or more the guard on
-    it counts as votes only the members that stream from it: once the reachable standbys stop following any primary,
+    it counts as votes only the members that stream from it: once the reachable standbys stop following it,
     a primary out of reach keeps its votes only if the members out of reach are a majority, which the plan refuses.
     A standby may still stream from a primary killed seconds ago (until wal_receiver_timeout): `recheck` asks the
     playbook to read the members again once, `looked_again` says it did."""
@@ -281,7 +282,12 @@ def failover_plan(
         unreachable=unreachable,
         silent=silent,
         fence=fence,
-        detach=standbys if waits else [],
+        # The candidate follows no primary; the other standbys stream from it without a slot. Neither streams from a
+        # primary out of reach nor answers its guard as a standby that follows a primary (a slot set): no vote for it.
+        # From the promotion on, the others' stream makes them the candidate's votes at once, however long the steps
+        # after it take (an armed candidate with one vote of three would stop itself after the isolation timeout).
+        detach=[host for host in standbys if host == candidate] if waits else [],
+        cascade=[host for host in standbys if host != candidate] if waits else [],
         recheck=False,
         isolation_fence=guarded,
         isolation_wait=wait if waits else 0,
@@ -305,9 +311,15 @@ def failover_plan(
     followers = [host for host in standbys if host != candidate]
     lines = ["1. fence %s: stop, standby.signal" % (", ".join(fence) or "no reachable member")]
     if waits:
+        staging = ["%s stops following any primary" % host for host in values["detach"]]
+        if values["cascade"]:
+            staging.append(
+                "%s %s from %s without a slot (no vote for any primary until %s is promoted)"
+                % (", ".join(values["cascade"]), "streams" if len(values["cascade"]) == 1 else "stream", candidate, candidate)
+            )
         lines.append(
-            "2. %s: stop following any primary, then wait %d s: a primary out of reach (%s) that still runs is left in a "
-            "minority and stops itself meanwhile" % (", ".join(standbys), wait, ", ".join(unreachable))
+            "2. %s, then wait %d s: a primary out of reach (%s) that still runs is left in a minority and stops itself meanwhile"
+            % (", ".join(staging), wait, ", ".join(unreachable))
         )
     elif unreachable:
         lines.append("2. no wait: nothing stops a primary out of reach (%s) that still runs" % ", ".join(unreachable))

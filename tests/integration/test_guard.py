@@ -210,6 +210,50 @@ def test_a_primary_whose_standbys_were_detached_stops(lab, modules):
     assert b.value("SELECT pg_is_in_recovery()") is True
 
 
+def test_a_primary_whose_standbys_stream_from_another_standby_without_a_slot_stops(lab, modules):
+    # failover.yml's step 2 past a primary out of reach: the candidate detached, the other standby streaming from the
+    # candidate without a slot. Neither streams from the primary nor answers as a standby that follows a primary.
+    a, b, c, config = armed_cluster(lab, modules)
+    assert modules.run("pg_follow", dict(data_dir=c.data_dir, detach=True, wait_timeout=30, **c.login()))["changed"]
+    assert modules.run("pg_follow", follow_args(b, c, wait_timeout=30))["streaming"] is True
+    tick_until(a, config, lambda: signal_of(a))
+    wait_stopped(a)
+    assert b.value("SELECT sender_port FROM pg_stat_wal_receiver") == c.port
+
+
+@pytest.mark.parametrize(
+    "other_standby, keeps_running",
+    [("streams from the candidate", True), ("detached", False)],
+    ids=["streaming from the candidate", "detached"],
+)
+def test_a_standby_promoted_past_a_dead_primary_keeps_running_while_the_other_standby_streams_from_it(
+    lab, modules, other_standby, keeps_running
+):
+    """The failover past a primary out of reach, whose candidate's guard is armed from an earlier term as primary (a
+    switchover made it primary before). Promoted, it must have a majority at once: the steps that follow its promotion
+    (slots, the other standby's follow) may take longer than the isolation timeout on a loaded machine. With the other
+    standby detached (failover.yml before this test) it had one vote of three and stopped itself: no primary."""
+    a, b, c, config_a = armed_cluster(lab, modules)
+    config_c = write_config(c, [a, b, c])
+    with open(os.path.join(c.home, "guard-state.json"), "w") as handle:
+        json.dump(dict(state_of(a), replies={}, minority_since=None), handle)
+    chown_to_server_user(os.path.join(c.home, "guard-state.json"))
+    a.kill()
+    assert modules.run("pg_follow", dict(data_dir=c.data_dir, detach=True, wait_timeout=30, **c.login()))["changed"]
+    if keeps_running:
+        assert modules.run("pg_follow", follow_args(b, c, wait_timeout=30))["streaming"] is True
+    else:
+        assert modules.run("pg_follow", dict(data_dir=b.data_dir, detach=True, wait_timeout=30, **b.login()))["changed"]
+    assert c.value("SELECT pg_promote()") is True
+    assert state_of(c)["armed"]
+    tick(config_c, TIMEOUT + 3)
+    assert (c.running() and not signal_of(c)) is keeps_running
+    if keeps_running:
+        assert c.value("SELECT pg_is_in_recovery()") is False
+        assert state_of(c)["minority_since"] is None
+        c.wait_for("SELECT count(*) FROM pg_stat_replication WHERE application_name = 'b' AND state = 'streaming'", 1)
+
+
 def test_a_primary_that_sees_a_newer_primary_stops_at_once(lab, modules):
     a, b, c = cluster(lab, modules)
     config = write_config(a, [a, b, c], isolation_timeout=3600)

@@ -386,13 +386,16 @@ def test_failover_refusal_says_when_no_isolation_fence_protects():
 
 
 def test_failover_past_an_unreachable_primary_detaches_the_standbys_then_waits_for_its_fence():
+    # The candidate follows no primary; the other standbys stream from it without a slot: no vote for any primary
+    # until it is promoted, and votes for it from its promotion on, however long the steps after it take.
     plan = failover_plan(NODES, unreachable_primary(), unreachable_ok=True, isolation_timeout=30, isolation_interval=10)
     assert not plan["refused"] and plan["isolation_wait"] == 44 and plan["fence"] == []
-    assert plan["detach"] == ["node2", "node3"]
+    assert plan["detach"] == ["node2"] and plan["cascade"] == ["node3"]
     assert plan["lines"][:3] == [
         "1. fence no reachable member: stop, standby.signal",
-        "2. node2, node3: stop following any primary, then wait 44 s: a primary out of reach (node1) that still runs is left "
-        "in a minority and stops itself meanwhile",
+        "2. node2 stops following any primary, node3 streams from node2 without a slot (no vote for any primary until node2 "
+        "is promoted), then wait 44 s: a primary out of reach (node1) that still runs is left in a minority and stops itself "
+        "meanwhile",
         "3. promote node2 (ranking: node2 > node3); it may lack 0 bytes of WAL that node2 reported (0/6000000)",
     ]
 
@@ -429,7 +432,7 @@ def test_a_standby_that_has_not_heard_from_its_upstream_lately_no_longer_streams
         node3=standby(wal_receiver=dict(status="streaming", sender_host="node1", sender_port=5432, last_message_age_seconds=4.0)),
     )
     plan = failover_plan(NODES, silent, unreachable_ok=True)
-    assert not plan["refused"] and not plan["recheck"] and plan["detach"] == ["node2", "node3"]
+    assert not plan["refused"] and not plan["recheck"] and plan["detach"] == ["node2"] and plan["cascade"] == ["node3"]
     recent = hostvars(
         node1=None,
         node2=standby(wal_receiver=dict(status="streaming", sender_host="node1", sender_port=5432, last_message_age_seconds=0.4)),
@@ -464,14 +467,14 @@ def test_five_members_need_three_reached():
     assert failover_plan(five, two, unreachable_ok=True)["refused"]
     three = hostvars(node1=None, node2=None, node3=stopped(), node4=standby(status="stopping"), node5=standby(status="stopping"))
     plan = failover_plan(five, three, unreachable_ok=True)
-    assert not plan["refused"] and plan["fence"] == ["node3"] and plan["detach"] == ["node4", "node5"]
+    assert not plan["refused"] and plan["fence"] == ["node3"] and plan["detach"] == ["node4"] and plan["cascade"] == ["node5"]
 
 
 def test_failover_without_majority_promotes_and_says_so_loudly():
     plan = failover_plan(
         NODES, hostvars(node1=None, node2=None, node3=standby(status="streaming")), "node3", unreachable_ok=True, without_majority=True
     )
-    assert not plan["refused"] and plan["detach"] == ["node3"]
+    assert not plan["refused"] and plan["detach"] == ["node3"] and plan["cascade"] == []
     assert plan["lines"][2] == (
         "   WARNING: failover_without_majority=true: promoting without a majority of the members; if node1, node2 still runs a "
         "primary, there will be two"
