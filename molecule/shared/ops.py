@@ -11,11 +11,13 @@ import time
 
 import testinfra
 import testinfra.utils.ansible_runner
-from writer import Writer, container_addresses
+from writer import Reader, Writer, container_addresses
 
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 RUNNER = testinfra.utils.ansible_runner.AnsibleRunner(INVENTORY)
 MEMBERS = sorted(RUNNER.get_hosts("postgres"))
+# The endpoints scenario's PgBouncer hosts (group pgbouncer); none elsewhere.
+POOLERS = sorted(RUNNER.get_hosts("pgbouncer"))
 GROUP_VARS = RUNNER.get_variables(MEMBERS[0])
 CHECKOUT = os.environ.get("MOLECULE_PROJECT_DIRECTORY") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 WRITER_USER = (GROUP_VARS.get("postgresql_users") or [{}])[0]
@@ -149,3 +151,32 @@ def wait_streaming_from(primary, standbys, timeout=60):
 
 def writer():
     return Writer(container_addresses(MEMBERS), WRITER_USER["name"], WRITER_USER["password"], "appdb")
+
+
+def pooler_conninfo(database="appdb"):
+    """A plain single-host connection to the first pooler, as an application has: no member address in it."""
+    return dict(
+        host=container_addresses(POOLERS[:1])[0],
+        port=6432,
+        user=WRITER_USER["name"],
+        password=WRITER_USER["password"],
+        dbname=database,
+        connect_timeout=5,
+        application_name="pgops-reader" if database.endswith("_read") else "pgops-writer",
+        # Transaction pooling hands each transaction any server connection: no server-side prepared statements.
+        prepare_threshold=None,
+    )
+
+
+def pooler_writer():
+    """The writer, connected to the pooler's write alias only, with a table of its own (a direct writer may run beside it)."""
+    load = Writer(
+        container_addresses(POOLERS[:1]), WRITER_USER["name"], WRITER_USER["password"], "appdb", port=6432, table="pgops_pooled_writer"
+    )
+    load.conninfo.update(prepare_threshold=None, target_session_attrs="any")
+    return load
+
+
+def pooler_reader():
+    """A reader on the pooler's read alias only."""
+    return Reader(pooler_conninfo("appdb_read"))

@@ -29,7 +29,9 @@ def container_addresses(names: list) -> list:
 
 
 class Writer:
-    def __init__(self, addresses: list, user: str, password: str, dbname: str, interval: float = 0.01, port: int = 5432):
+    def __init__(
+        self, addresses: list, user: str, password: str, dbname: str, interval: float = 0.01, port: int = 5432, table: str = TABLE
+    ):
         self.conninfo = dict(
             host=",".join(addresses),
             port=",".join([str(port)] * len(addresses)),
@@ -47,6 +49,7 @@ class Writer:
             keepalives_count=2,
             application_name="pgops-writer",
         )
+        self.table = table
         self.interval = interval
         self.acknowledged: list = []  # (id, monotonic time of the acknowledgement, seconds the write took)
         self.failures = 0
@@ -56,8 +59,8 @@ class Writer:
 
     def prepare(self) -> None:
         with psycopg.connect(autocommit=True, **self.conninfo) as connection:
-            connection.execute("CREATE TABLE IF NOT EXISTS %s (id bigint PRIMARY KEY, written_at timestamptz DEFAULT now())" % TABLE)
-            self._next_id = connection.execute("SELECT coalesce(max(id), 0) + 1 FROM %s" % TABLE).fetchone()[0]
+            connection.execute("CREATE TABLE IF NOT EXISTS %s (id bigint PRIMARY KEY, written_at timestamptz DEFAULT now())" % self.table)
+            self._next_id = connection.execute("SELECT coalesce(max(id), 0) + 1 FROM %s" % self.table).fetchone()[0]
 
     def start(self) -> Writer:
         self.prepare()
@@ -81,7 +84,7 @@ class Writer:
             self._next_id += 1
             began = time.monotonic()
             try:
-                connection.execute("INSERT INTO %s (id) VALUES (%%s)" % TABLE, (write_id,))
+                connection.execute("INSERT INTO %s (id) VALUES (%%s)" % self.table, (write_id,))
             except psycopg.Error:
                 self.failures += 1
                 with contextlib.suppress(psycopg.Error):
@@ -110,5 +113,56 @@ class Writer:
         """Acknowledged ids that the server at `address` does not have."""
         conninfo = dict(self.conninfo, host=address, port=str(port), target_session_attrs="any")
         with psycopg.connect(**conninfo) as connection:
-            present = {row[0] for row in connection.execute("SELECT id FROM %s" % TABLE)}
+            present = {row[0] for row in connection.execute("SELECT id FROM %s" % self.table)}
         return [write_id for write_id, _at, _took in self.acknowledged if write_id not in present]
+
+
+class Reader:
+    """Reads in a loop through one endpoint and counts what failed: a switchover through a pooler must cost readers a
+    pause, not an error."""
+
+    def __init__(self, conninfo: dict, interval: float = 0.02):
+        self.conninfo = conninfo
+        self.interval = interval
+        self.answered: list = []  # (monotonic time of the answer, seconds the read took)
+        self.failures: list = []  # (monotonic time, error)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> Reader:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        connection = None
+        while not self._stop.is_set():
+            began = time.monotonic()
+            try:
+                if connection is None:
+                    connection = psycopg.connect(autocommit=True, **self.conninfo)
+                connection.execute("SELECT max(id) FROM %s" % TABLE).fetchone()
+            except psycopg.Error as error:
+                self.failures.append((time.monotonic(), str(error).strip()))
+                with contextlib.suppress(psycopg.Error, AttributeError):
+                    connection.close()
+                connection = None
+                time.sleep(0.05)
+                continue
+            finished = time.monotonic()
+            self.answered.append((finished, finished - began))
+            time.sleep(self.interval)
+        if connection is not None:
+            connection.close()
+
+    def stop(self) -> Reader:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        return self
+
+
+def percentile(values: list, share: float) -> float:
+    """The value at `share` (0..1) of the sorted values, nearest rank; 0 for none."""
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    return ordered[min(len(ordered) - 1, max(0, int(round(share * len(ordered) + 0.5)) - 1))]

@@ -25,6 +25,7 @@ def _filter(function):
 
 
 cluster_status = _filter(cluster.cluster_status)
+endpoints_status = _filter(cluster.endpoints_status)
 failover_choice = _filter(cluster.failover_choice)
 needed_wal_gone = _filter(cluster.needed_wal_gone)
 switchover_checks = _filter(cluster.switchover_checks)
@@ -40,6 +41,7 @@ class FilterModule:
     def filters(self) -> dict:
         return {
             "cluster_status": cluster_status,
+            "endpoints_status": endpoints_status,
             "failover_choice": failover_choice,
             "failover_plan": failover_plan,
             "needed_wal_gone": needed_wal_gone,

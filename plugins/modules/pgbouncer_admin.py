@@ -14,10 +14,14 @@ description:
   - O(command=pause) asks PgBouncer to pause the databases in O(databases) (all when empty). PgBouncer lets each running
     transaction end, then closes its server connections; clients stay connected and their next queries wait. When a
     transaction is still running after O(pause_timeout) seconds, the module resumes what it paused and fails, naming
-    each client that held a transaction open. Nothing is left paused by a failed pause.
+    each client that held a transaction open. Nothing is left paused by a failed pause. With O(on_timeout=keep_pending)
+    it leaves the pause pending instead and succeeds, naming those clients; the caller ends their transactions (a fast
+    stop of the primary does), and the pause completes then.
   - O(command=resume) resumes the databases that are paused; their waiting clients go on, on new server connections.
   - O(command=reload) makes PgBouncer read its configuration files again, for example a database's new host while it
     is paused.
+  - O(command=show) changes nothing and returns each database with the host it sends clients to and whether it is
+    paused (RV(databases)), for C(playbooks/status.yml).
 author: pgops.replication contributors (@pgops)
 extends_documentation_fragment:
   - pgops.replication.attributes
@@ -29,13 +33,13 @@ attributes:
     support: none
   idempotent:
     support: partial
-    details: Pausing paused databases and resuming running ones change nothing; O(command=reload) always reloads.
+    details: Pausing paused databases and resuming running ones change nothing; O(command=reload) always reloads; O(command=show) reads.
 options:
   command:
     description: What to do.
     type: str
     required: true
-    choices: [pause, resume, reload]
+    choices: [pause, resume, reload, show]
   databases:
     description: The databases of PgBouncer's C([databases]) section to pause or resume; every one when empty.
     type: list
@@ -45,6 +49,16 @@ options:
     description: Seconds a pause waits for running transactions to end before it gives up (more than 0).
     type: float
     default: 30
+  on_timeout:
+    description:
+      - What a pause does when a transaction still runs after O(pause_timeout).
+      - V(resume) resumes what it paused and fails, naming the clients that held a transaction open.
+      - V(keep_pending) leaves the pause pending and succeeds, naming them in RV(holders) and the databases in
+        RV(pending). Their clients' next queries still wait; once those transactions end, the pause is complete.
+    type: str
+    choices: [resume, keep_pending]
+    default: resume
+    version_added: 0.3.0
   socket_dir:
     description: Directory of PgBouncer's Unix socket (its C(unix_socket_dir)).
     type: path
@@ -96,7 +110,33 @@ waited_seconds:
   type: float
 holders:
   description: The clients whose transactions outlasted O(pause_timeout), as C(user@address:port application database).
-  returned: when a pause gave up
+  returned: when a pause gave up, or was left pending
+  type: list
+  elements: str
+databases:
+  description: The databases of O(databases) (every one when empty) as PgBouncer has them now.
+  returned: when O(command=show)
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The name clients connect to.
+      type: str
+    host:
+      description: The server host it sends them to.
+      type: str
+    port:
+      description: The server port.
+      type: int
+    database:
+      description: The database on that server.
+      type: str
+    paused:
+      description: Whether it is paused (or its pause is pending).
+      type: bool
+pending:
+  description: The databases whose pause was left pending (O(on_timeout=keep_pending)).
+  returned: when O(command=pause)
   type: list
   elements: str
 """
@@ -186,6 +226,8 @@ def pause(module, connection, to_pause: list) -> dict:
                     del waiting[name]
             if waiting and time.monotonic() - started >= timeout:
                 held = holders(connection, sorted(waiting))
+                if module.params["on_timeout"] == "keep_pending":
+                    return dict(waited_seconds=round(time.monotonic() - started, 3), holders=held, pending=sorted(waiting))
                 resume(connection, to_pause)
                 module.fail_json(
                     msg="PgBouncer could not pause %s within %s s: a transaction was still running (%s). Every database this "
@@ -204,7 +246,7 @@ def pause(module, connection, to_pause: list) -> dict:
     finally:
         for pending in pausing.values():
             pending.close()
-    return dict(waited_seconds=round(time.monotonic() - started, 3))
+    return dict(waited_seconds=round(time.monotonic() - started, 3), pending=[])
 
 
 def resume(connection, names: list) -> None:
@@ -217,9 +259,10 @@ def resume(connection, names: list) -> None:
 def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
-            command=dict(type="str", required=True, choices=["pause", "resume", "reload"]),
+            command=dict(type="str", required=True, choices=["pause", "resume", "reload", "show"]),
             databases=dict(type="list", elements="str", default=[]),
             pause_timeout=dict(type="float", default=30),
+            on_timeout=dict(type="str", choices=["resume", "keep_pending"], default="resume"),
             socket_dir=dict(type="path", default="/var/run/postgresql"),
             port=dict(type="int", default=6432),
             admin_user=dict(type="str", default="postgres"),
@@ -238,13 +281,25 @@ def main() -> None:
         databases = pooled_databases(connection)
         names = targets(module, databases)
         result = dict(changed=False, acted_on=[])
-        if command == "reload":
+        if command == "show":
+            rows = {row["name"]: row for row in show(connection, "DATABASES")}
+            result["databases"] = [
+                dict(
+                    name=name,
+                    host=rows[name]["host"],
+                    port=int(rows[name]["port"]),
+                    database=rows[name]["database"],
+                    paused=bool(rows[name]["paused"]),
+                )
+                for name in names
+            ]
+        elif command == "reload":
             result.update(changed=True, acted_on=names)
             if not module.check_mode:
                 connection.execute("RELOAD")
         elif command == "pause":
             to_pause = [name for name in names if not databases[name]]
-            result.update(changed=bool(to_pause), acted_on=to_pause, waited_seconds=0.0)
+            result.update(changed=bool(to_pause), acted_on=to_pause, waited_seconds=0.0, pending=[])
             if to_pause and not module.check_mode:
                 result.update(pause(module, connection, to_pause))
         else:

@@ -464,3 +464,77 @@ def needed_wal_gone(member, primary, hostvars) -> bool:
         return bool(oldest and position and parse_lsn(position) < parse_lsn(oldest))
     except InvalidLsn as error:
         raise PlanError("needed_wal_gone: %s" % error) from error
+
+
+def _connect_host(hostvars, host: str) -> str:
+    return str((hostvars.get(host) or {}).get("postgresql_connect_host") or host)
+
+
+def endpoints_status(report: dict, poolers: list, hostvars) -> dict:
+    """`report` (cluster_status's) with the poolers added. Each of `poolers` is {host, reached, databases, error,
+    read_suffix}, `databases` as PgBouncer lists them ({name, host, port, paused}). A pooler that sends a write alias
+    to a member other than the primary, or whose admin console does not answer, is critical; a paused alias, or a read
+    alias on a member that is not a streaming standby, is a warning."""
+    primary = report.get("primary")
+    members = {_connect_host(hostvars, row["host"]): row for row in report.get("rows") or []}
+    problems = list(report.get("problems") or [])
+    lines = []
+    for pooler in poolers:
+        host = pooler["host"]
+        if not pooler.get("reached"):
+            _problem(
+                problems, host, CRITICAL, "pooler", "PgBouncer's admin console did not answer (%s)" % (pooler.get("error") or "no answer")
+            )
+            lines.append("%s: no answer" % host)
+            continue
+        suffix = pooler.get("read_suffix") or "_read"
+        for alias in pooler.get("databases") or []:
+            target = members.get(str(alias.get("host")))
+            shown = target["host"] if target else "%s (no member)" % alias.get("host")
+            reads = alias["name"].endswith(suffix)
+            paused = bool(alias.get("paused"))
+            lines.append("%s: %s %s -> %s%s" % (host, "reads" if reads else "writes", alias["name"], shown, ", paused" if paused else ""))
+            if paused:
+                _problem(
+                    problems,
+                    host,
+                    WARNING,
+                    "paused",
+                    "%s is paused, its clients wait (a switchover that stopped midway leaves it so: resume it with "
+                    "pgops.replication.pgbouncer_admin command=resume)" % alias["name"],
+                )
+            if reads:
+                if target is None or (target["role"] != "standby" and target["host"] != primary):
+                    _problem(
+                        problems,
+                        host,
+                        WARNING,
+                        "pooler-reads",
+                        "%s sends reads to %s, which is not a running member" % (alias["name"], shown),
+                    )
+            elif primary is not None and (target is None or target["host"] != primary):
+                _problem(
+                    problems,
+                    host,
+                    CRITICAL,
+                    "pooler-writes",
+                    "sends the writes of %s to %s, which is not the primary (%s): run the rejoin playbook (or the "
+                    "switchover or failover that stopped) to re-point it" % (alias["name"], shown, primary),
+                )
+    problems.sort(key=lambda problem: SEVERITY_ORDER[problem["severity"]])
+    state = CRITICAL if any(p["severity"] == CRITICAL for p in problems) else WARNING if problems else OK
+    rows = report.get("rows") or []
+    verdict = verdict_line(state, {"host": primary} if primary else None, rows, problems)
+    text = [verdict, ""] + table_lines(rows) + ([""] + lines if lines else []) + [""] * bool(problems)
+    text += ["%s %s" % (problem["severity"].upper(), problem["message"]) for problem in problems]
+    return dict(
+        report,
+        state=state,
+        exit_code=EXIT_CODES[state],
+        verdict=verdict,
+        lines=text,
+        problems=problems,
+        poolers=lines,
+        critical=[problem["message"] for problem in problems if problem["severity"] == CRITICAL],
+        warnings=[problem["message"] for problem in problems if problem["severity"] == WARNING],
+    )

@@ -282,6 +282,7 @@ def failover_plan(
         unreachable=unreachable,
         silent=silent,
         fence=fence,
+        standbys=standbys,
         # The candidate follows no primary; the other standbys stream from it without a slot. Neither streams from a
         # primary out of reach nor answers its guard as a standby that follows a primary (a slot set): no vote for it.
         # From the promotion on, the others' stream makes them the candidate's votes at once, however long the steps

@@ -27,6 +27,7 @@ def test_all_modules_exist():
         "pg_replication_user",
         "pg_rewind",
         "pg_rewind_user",
+        "pg_scram_secrets",
         "pg_shutdown",
         "pg_user",
         "pgbouncer_admin",
@@ -52,8 +53,8 @@ def test_ansible_doc_renders(module):
 ROLES = sorted(os.listdir(os.path.join(CHECKOUT, "roles")))
 
 
-def test_all_three_roles_exist():
-    assert ROLES == ["postgresql", "primary", "standby"]
+def test_all_five_roles_exist():
+    assert ROLES == ["haproxy", "pgbouncer", "postgresql", "primary", "standby"]
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -195,6 +195,36 @@ def test_a_pause_that_outlasts_its_bound_resumes_and_names_the_holder(bouncer, m
     holder.close()
 
 
+def test_a_pause_told_to_keep_pending_past_its_bound_waits_for_the_holder_to_be_ended(bouncer, modules, app_primary):
+    """What switchover.yml does with switchover_pause_cancel=true: the pause stays pending past its bound, and the fast
+    stop of the primary ends the transaction that held it; the other clients wait, then go on once resumed."""
+    holder = bouncer.client("long_report")
+    holder.execute("BEGIN")
+    holder.execute("SELECT 1")
+    result = modules.run("pgbouncer_admin", bouncer.args("pause", pause_timeout=1.5, on_timeout="keep_pending"))
+    assert result["failed"] is False and result["changed"] is True, result
+    assert result["pending"] == ["appdb"] and "long_report" in result["holders"][0]
+    assert 1.5 <= result["waited_seconds"] < 10
+    # Still pending once the module's own admin connections have closed.
+    assert "appdb" in bouncer.admin("SHOW DATABASES", paused_only=True)
+    with bouncer.client("waiting") as waiting_client:
+        answers = []
+        waiting = threading.Thread(target=lambda: answers.append(waiting_client.execute("SELECT 4").fetchone()[0]))
+        waiting.start()
+        time.sleep(0.5)
+        assert answers == []
+        # The primary's fast stop ends every session: here, the holder's alone.
+        app_primary.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'long_report'")
+        with pytest.raises(psycopg.Error):
+            holder.execute("SELECT 2")
+        time.sleep(0.5)
+        assert answers == []
+        assert modules.run("pgbouncer_admin", bouncer.args("resume"))["acted_on"] == ["appdb"]
+        waiting.join(timeout=10)
+        assert answers == [4]
+    holder.close()
+
+
 def test_clients_see_no_error_across_a_pause_a_new_host_and_a_resume(bouncer, modules, lab, app_primary):
     """What a switchover does through the pooler, with a second server standing in for the new primary."""
     copy = lab.instance("copy")
@@ -248,6 +278,15 @@ def test_clients_see_no_error_across_a_pause_a_new_host_and_a_resume(bouncer, mo
         assert late.execute("SELECT inet_server_port()").fetchone()[0] == copy.port
 
 
+def test_show_tells_each_database_host_and_pause(bouncer, modules, app_primary):
+    shown = modules.run("pgbouncer_admin", bouncer.args("show"))
+    assert shown["changed"] is False
+    assert shown["databases"] == [dict(name="appdb", host="127.0.0.1", port=app_primary.port, database="appdb", paused=False)]
+    modules.run("pgbouncer_admin", bouncer.args("pause"))
+    assert modules.run("pgbouncer_admin", bouncer.args("show", databases=["appdb"]), check=True)["databases"][0]["paused"] is True
+    modules.run("pgbouncer_admin", bouncer.args("resume"))
+
+
 def test_check_mode_pauses_nothing(bouncer, modules):
     result = modules.run("pgbouncer_admin", bouncer.args("pause"), check=True)
     assert result["changed"] is True and result["acted_on"] == ["appdb"] and result["paused"] == []
@@ -261,10 +300,11 @@ def test_check_mode_pauses_nothing(bouncer, modules):
         (dict(pause_timeout=0), r"pause_timeout must be more than 0 seconds, got 0"),
         (dict(pause_timeout=-5), r"pause_timeout must be more than 0 seconds, got -5"),
         (dict(port=0), r"port must be a TCP port between 1 and 65535, got 0"),
-        (dict(command="stop"), r"value of command must be one of: pause, resume, reload, got: stop"),
+        (dict(command="stop"), r"value of command must be one of: pause, resume, reload, show, got: stop"),
         (dict(socket_dir="/nonexistent"), r"could not reach PgBouncer's admin console on /nonexistent port \d+ as \w+"),
+        (dict(on_timeout="cancel"), r"value of on_timeout must be one of: resume, keep_pending, got: cancel"),
     ],
-    ids=["unknown database", "zero timeout", "negative timeout", "port", "command", "no pooler there"],
+    ids=["unknown database", "zero timeout", "negative timeout", "port", "command", "no pooler there", "on_timeout"],
 )
 def test_bad_input_is_refused_before_anything_is_paused(bouncer, modules, extra, message):
     result = modules.run("pgbouncer_admin", dict(bouncer.args("pause"), **extra))

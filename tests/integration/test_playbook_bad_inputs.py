@@ -36,6 +36,17 @@ CASES = [
         r"switchover_gate_timeout must be a whole number of seconds, 1 or more \(got '0'\)",
     ),
     ("switchover", dict(new_primary="node_b", switchover_gate_timeout="soon"), NOT_INT % ("switchover_gate_timeout", "soon")),
+    (
+        "switchover",
+        dict(new_primary="node_b", switchover_pause_timeout="0"),
+        r"switchover_pause_timeout must be a whole number of seconds, 1 or more \(got '0'\)",
+    ),
+    (
+        "switchover",
+        dict(new_primary="node_b", switchover_pause_timeout="-3"),
+        r"switchover_pause_timeout must be a whole number of seconds, 1 or more \(got '-3'\)",
+    ),
+    ("switchover", dict(new_primary="node_b", switchover_pause_cancel="maybe"), NOT_BOOL % ("switchover_pause_cancel", "maybe")),
     ("switchover", dict(new_primary="node_b", switchover_gate_timeout="2.5"), NOT_INT % ("switchover_gate_timeout", "2.5")),
     (
         "switchover",

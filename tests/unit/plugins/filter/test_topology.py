@@ -1,7 +1,7 @@
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.pgops.replication.plugins.filter.topology import cluster_status, failover_choice
+from ansible_collections.pgops.replication.plugins.filter.topology import cluster_status, endpoints_status, failover_choice
 from ansible_collections.pgops.replication.plugins.plugin_utils.cluster import human_bytes, human_seconds
 
 
@@ -280,3 +280,77 @@ def test_a_standby_that_does_not_stream_shows_no_replay_lag_rather_than_zero(rec
     status = cluster_status(["node1", "node2", "node3"], variables)
     assert status["rows"][1]["lag_seconds"] is None and status["rows"][2]["lag_seconds"] == 0.0
     assert column(status["lines"], "replay lag")[1:] == ["-", "0.0 s"]
+
+
+# The status playbook's judgement of the poolers: where each sends writes and reads, against the cluster's primary.
+NODES = ["node1", "node2", "node3"]
+
+
+def healthy_report():
+    variables = hostvars(node1=primary(), node2=standby(), node3=standby())
+    return cluster_status(NODES, variables), variables
+
+
+def pooler(write="node1", read="node2", paused=False, host="pooler1"):
+    return dict(
+        host=host,
+        reached=True,
+        read_suffix="_read",
+        databases=[
+            dict(name="appdb", host=write, port=5432, paused=paused),
+            dict(name="appdb_read", host=read, port=5432, paused=paused),
+        ],
+    )
+
+
+def test_a_pooler_on_the_primary_adds_its_lines_and_no_problem():
+    report, variables = healthy_report()
+    status = endpoints_status(report, [pooler()], variables)
+    assert status["state"] == "ok" and status["exit_code"] == 0 and status["problems"] == []
+    assert status["poolers"] == ["pooler1: writes appdb -> node1", "pooler1: reads appdb_read -> node2"]
+    assert status["lines"][-2:] == status["poolers"]
+
+
+def test_writes_sent_to_a_standby_are_critical():
+    report, variables = healthy_report()
+    status = endpoints_status(report, [pooler(write="node2")], variables)
+    assert status["exit_code"] == 2 and checks(status) == [("pooler1", "critical", "pooler-writes")]
+    assert status["critical"] == [
+        "pooler1: sends the writes of appdb to node2, which is not the primary (node1): run the rejoin playbook (or the "
+        "switchover or failover that stopped) to re-point it"
+    ]
+    assert status["verdict"].startswith("CRITICAL: 1 critical problem; node1 is primary, 2 of 2 standbys streaming; first: pooler1")
+
+
+def test_the_pooler_matches_members_by_their_connect_host():
+    report, variables = healthy_report()
+    for host, address in (("node1", "10.0.0.1"), ("node2", "10.0.0.2")):
+        variables[host]["postgresql_connect_host"] = address
+    status = endpoints_status(report, [pooler(write="10.0.0.1", read="10.0.0.2")], variables)
+    assert status["problems"] == [] and status["poolers"][0] == "pooler1: writes appdb -> node1"
+    unknown = endpoints_status(report, [pooler(write="10.9.9.9", read="10.0.0.2")], variables)
+    assert checks(unknown) == [("pooler1", "critical", "pooler-writes")] and "10.9.9.9 (no member)" in unknown["critical"][0]
+
+
+def test_a_paused_pooler_is_a_warning_and_one_that_does_not_answer_is_critical():
+    report, variables = healthy_report()
+    paused = endpoints_status(report, [pooler(paused=True)], variables)
+    assert paused["exit_code"] == 1 and checks(paused) == [("pooler1", "warning", "paused"), ("pooler1", "warning", "paused")]
+    silent = endpoints_status(report, [dict(host="pooler2", reached=False, error="connection refused")], variables)
+    assert silent["exit_code"] == 2
+    assert silent["critical"] == ["pooler2: PgBouncer's admin console did not answer (connection refused)"]
+
+
+def test_reads_on_a_stopped_member_are_a_warning():
+    variables = hostvars(node1=primary(), node2=standby(), node3=dict(role="stopped"))
+    report = cluster_status(NODES, variables)
+    status = endpoints_status(report, [pooler(read="node3")], variables)
+    assert ("pooler1", "warning", "pooler-reads") in checks(status)
+
+
+def test_without_a_single_primary_writes_are_not_judged_again():
+    variables = hostvars(node1=None, node2=standby(), node3=standby())
+    report = cluster_status(NODES, variables)
+    status = endpoints_status(report, [pooler()], variables)
+    assert [problem for problem in status["problems"] if problem["host"] == "pooler1"] == []
+    assert status["exit_code"] == 2
