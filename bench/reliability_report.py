@@ -30,24 +30,58 @@ def load(name: str):
 
 def switchovers(rounds: list | None) -> list:
     if not rounds:
-        return ["Switchovers: not run (molecule test -s operations)."]
+        return ["Switchovers: not run (molecule test -s endpoints)."]
     seconds = [entry["playbook_seconds"] for entry in rounds]
     gaps = [entry["longest_gap_seconds"] for entry in rounds]
+    p99 = [entry["write_seconds_p99"] for entry in rounds]
     lines = [
-        "**%d consecutive switchovers** under a write load (`molecule test -s operations`): %d acknowledged writes lost out of %d; "
-        "after each, exactly one primary and every other member streaming from it."
-        % (len(rounds), sum(entry["lost"] for entry in rounds), sum(entry["acknowledged"] for entry in rounds)),
-        "switchover.yml took %.1f s median (%.1f–%.1f s); the longest pause between acknowledged writes was %.2f s median, %.2f s at worst."
-        % (statistics.median(seconds), min(seconds), max(seconds), statistics.median(gaps), max(gaps)),
+        "**%d consecutive switchovers** with a writer and a reader connected to PgBouncer only (`molecule test -s endpoints`, "
+        "transaction pooling, a plain single-host connection string): %d acknowledged writes lost out of %d, %d failed writes, "
+        "%d failed reads out of %d; after each, exactly one primary and every other member streaming from it."
+        % (
+            len(rounds),
+            sum(entry["lost"] for entry in rounds),
+            sum(entry["acknowledged"] for entry in rounds),
+            sum(entry["failed_writes"] for entry in rounds),
+            sum(entry["failed_reads"] for entry in rounds),
+            sum(entry["reads"] for entry in rounds),
+        ),
+        "switchover.yml took %.1f s median (%.1f–%.1f s); the longest pause between acknowledged writes was %.2f s median, %.2f s "
+        "at worst; a write's latency during the run (its wait in the paused pooler included) was %.2f s at p99 median, %.2f s "
+        "at worst."
+        % (
+            statistics.median(seconds),
+            min(seconds),
+            max(seconds),
+            statistics.median(gaps),
+            max(gaps),
+            statistics.median(p99),
+            max(entry["write_seconds_max"] for entry in rounds),
+        ),
         "",
-        "| # | new primary | switchover.yml (s) | longest write pause (s) | writes acknowledged | lost |",
-        "|---|---|---|---|---|---|",
+        "| # | new primary | switchover.yml (s) | longest write pause (s) | write p50 / p99 / max (s) | writes acknowledged | reads "
+        "| failed | lost |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for entry in rounds:
         lines.append(
-            "| %(round)d | %(new_primary)s | %(playbook_seconds).1f | %(longest_gap_seconds).2f | %(acknowledged)d | %(lost)d |" % entry
+            "| %(round)d | %(new_primary)s | %(playbook_seconds).1f | %(longest_gap_seconds).2f | %(write_seconds_p50).3f / "
+            "%(write_seconds_p99).2f / %(write_seconds_max).2f | %(acknowledged)d | %(reads)d | %(failed)d | %(lost)d |"
+            % dict(entry, failed=entry["failed_writes"] + entry["failed_reads"])
         )
     return lines
+
+
+def failover_endpoints(rows: list | None) -> list:
+    if not rows:
+        return ["Failover through the endpoints: not run (molecule test -s endpoints)."]
+    return [
+        "**The primary killed under two writers** (`molecule test -s endpoints`, test_failover.py): one with a libpq "
+        "multi-host string, one connected to PgBouncer only. failover.yml re-pointed the pooler; HAProxy's write port "
+        "followed the members' health checks. From the kill to the first acknowledged write: "
+        + ", ".join("%s %.1f s" % (row["endpoint"], row["seconds_from_kill_to_first_write"]) for row in rows)
+        + "."
+    ]
 
 
 def isolation(result: dict | None) -> list:
@@ -168,6 +202,7 @@ def main() -> int:
     lines = [START, ""]
     for part in (
         switchovers(load("switchovers")),
+        failover_endpoints(load("failover_endpoints")),
         isolation(load("isolation_failover")),
         clone(load("clone_killed")),
         slot(load("slot_limit")),

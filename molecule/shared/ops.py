@@ -110,7 +110,7 @@ def primaries():
 
 
 def the_primary():
-    """The one member that runs as primary (the operations scenario's tests each start from where the last one left it)."""
+    """The one member that runs as primary (the endpoints scenario's tests each start from where the last one left it)."""
     found = primaries()
     assert len(found) == 1, "expected exactly one primary, found %r" % found
     return found[0]
