@@ -284,6 +284,22 @@ def test_an_inventory_without_the_group_fails_and_another_group_can_be_named(bas
     assert expected in messages, messages[-2000:]
 
 
+@pytest.mark.parametrize("playbook", ["site", "status", "switchover"])
+def test_a_pooler_group_without_a_host_fails_before_anything_else(base_dir, playbook):
+    """A group `pgbouncer` in the inventory with no host in it is a mistake (no group at all means no poolers): every
+    playbook says so at once, before it reads a member."""
+    directory = os.path.join(base_dir, "empty_poolers_" + playbook)
+    os.makedirs(directory)
+    with open(os.path.join(directory, "inventory.json"), "w") as file:
+        json.dump({"postgres": {"hosts": {name: {"ansible_connection": "local"} for name in MEMBERS}}, "pgbouncer": {"hosts": {}}}, file)
+    returncode, plays = run_on_group(directory, playbook, "new_primary=node_b")
+    assert returncode != 0 and len(plays) == 1, [play["play"]["name"] for play in plays]
+    failed = [task for task in plays[0]["tasks"] if task["hosts"]["localhost"].get("failed")]
+    assert [task["task"]["name"] for task in failed] == ["Fail when the inventory has a pooler group without a host"]
+    message = failed[0]["hosts"]["localhost"]["msg"]
+    assert message.startswith("The inventory's pooler group 'pgbouncer' has no host: add the PgBouncer hosts to it"), message
+
+
 @pytest.mark.parametrize("playbook", ["site", "status", "switchover", "failover", "rejoin", "remove"])
 def test_a_run_limited_to_some_members_is_refused(base_dir, playbook):
     directory = os.path.join(base_dir, "limit_" + playbook)
