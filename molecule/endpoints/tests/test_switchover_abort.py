@@ -1,12 +1,26 @@
 """The candidate is cut off from the network before the gate: the switchover aborts, the old primary serves writes
-again, nothing acknowledged is lost, and the candidate streams again once it is reconnected. The candidate promotes
+again, nothing acknowledged is lost, the pooler is resumed on the old primary and its writer saw no error, and the
+candidate streams again once it is reconnected. The candidate promotes
 more slowly than the playbook waits: the old primary stays fenced, and never are two members writable."""
 
 from __future__ import annotations
 
 import time
 
-from ops import MEMBERS, cut_off, next_member, playbook, playbook_reacting, primaries, psql, the_primary, wait_streaming_from, writer
+from ops import (
+    MEMBERS,
+    container_addresses,
+    cut_off,
+    next_member,
+    playbook,
+    playbook_reacting,
+    pooler_writer,
+    primaries,
+    psql,
+    the_primary,
+    wait_streaming_from,
+    writer,
+)
 from watch import WritableWatch
 
 
@@ -14,6 +28,7 @@ def test_abort_restores_the_old_primary_without_losing_writes():
     primary = the_primary()
     candidate = next_member(primary)
     load = writer().start()
+    through_pooler = pooler_writer().start()
     time.sleep(1)
     reconnects = []
     # Cut the candidate off once the pre-checks have passed (they run before the plan is printed), before the stop.
@@ -32,9 +47,16 @@ def test_abort_restores_the_old_primary_without_losing_writes():
     # The writer keeps going until the old primary is back.
     time.sleep(2)
     load.stop()
+    through_pooler.stop()
     assert status != 0, output[-3000:]
     assert "Switchover aborted" in output, output[-3000:]
     assert primaries() == [primary]
+    # The pooler paused before the stop and was resumed on the old primary: its client waited, and saw no error.
+    assert through_pooler.failures == 0
+    assert [at for _id, at, _took in through_pooler.acknowledged if at > through_pooler.started + 5], (
+        "no write through the pooler after the abort"
+    )
+    assert through_pooler.missing_on(container_addresses([primary])[0]) == []
     address = load.conninfo["host"].split(",")[MEMBERS.index(primary)]
     assert load.missing_on(address) == []
     acknowledged_after = [at for _id, at, _took in load.acknowledged if at > load.started + 5]
