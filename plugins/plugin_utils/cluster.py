@@ -470,11 +470,48 @@ def _connect_host(hostvars, host: str) -> str:
     return str((hostvars.get(host) or {}).get("postgresql_connect_host") or host)
 
 
-def endpoints_status(report: dict, poolers: list, hostvars) -> dict:
-    """`report` (cluster_status's) with the poolers added. Each of `poolers` is {host, reached, databases, error,
-    read_suffix}, `databases` as PgBouncer lists them ({name, host, port, paused}). A pooler that sends a write alias
-    to a member other than the primary, or whose admin console does not answer, is critical; a paused alias, or a read
-    alias on a member that is not a streaming standby, is a warning."""
+# The haproxy role's backends.
+PROXY_WRITES, PROXY_READS = "postgresql_write", "postgresql_read"
+
+
+def _proxy_checks(proxy: dict, primary: str | None, roles: dict, problems: list) -> list:
+    """Lines and problems for one proxy: the members each backend sends clients to. HAProxy follows the members' health
+    checks on its own, a few seconds after a role change (fall x inter), so what it shows then is a warning only."""
+    host = proxy["host"]
+    if not proxy.get("reached"):
+        _problem(problems, host, WARNING, "proxy", "could not read HAProxy's state (%s)" % (proxy.get("error") or "no answer"))
+        return ["%s: no answer" % host]
+    lines = []
+    for backend, verb in ((PROXY_WRITES, "writes"), (PROXY_READS, "reads")):
+        up = [
+            s["server"]
+            for s in proxy.get("servers") or []
+            if s["backend"] == backend and str(s["status"]).startswith("UP") and not s["backup"]
+        ]
+        lines.append("%s: %s -> %s" % (host, verb, ", ".join(up) or "no server up"))
+        if backend == PROXY_WRITES and primary is not None and up != [primary]:
+            _problem(
+                problems,
+                host,
+                WARNING,
+                "proxy-writes",
+                "HAProxy sends writes to %s, not to the primary %s alone (its checks catch up within a few seconds of a role change)"
+                % (", ".join(up) or "no server", primary),
+            )
+        if backend == PROXY_READS:
+            wrong = [server for server in up if roles.get(server) != "standby"]
+            if wrong:
+                _problem(problems, host, WARNING, "proxy-reads", "HAProxy sends reads to %s, which is not a standby" % ", ".join(wrong))
+    return lines
+
+
+def endpoints_status(report: dict, poolers: list, hostvars, proxies: list | None = None) -> dict:
+    """`report` (cluster_status's) with the poolers and proxies added. Each of `poolers` is {host, reached, databases,
+    error, read_suffix}, `databases` as PgBouncer lists them ({name, host, port, paused}). A pooler that sends a write
+    alias to a member other than the primary, or whose admin console does not answer, is critical; a paused alias, or a
+    read alias on a member that is not a streaming standby, is a warning. Each of `proxies` is {host, reached, error,
+    servers}, `servers` as haproxy_servers returns them: a proxy that sends writes elsewhere than the primary alone, or
+    reads to a member that is not a standby, is a warning (its own checks correct it)."""
     primary = report.get("primary")
     members = {_connect_host(hostvars, row["host"]): row for row in report.get("rows") or []}
     problems = list(report.get("problems") or [])
@@ -521,6 +558,9 @@ def endpoints_status(report: dict, poolers: list, hostvars) -> dict:
                     "sends the writes of %s to %s, which is not the primary (%s): run the rejoin playbook (or the "
                     "switchover or failover that stopped) to re-point it" % (alias["name"], shown, primary),
                 )
+    roles = {row["host"]: row["role"] for row in report.get("rows") or []}
+    for proxy in proxies or []:
+        lines += _proxy_checks(proxy, primary, roles, problems)
     problems.sort(key=lambda problem: SEVERITY_ORDER[problem["severity"]])
     state = CRITICAL if any(p["severity"] == CRITICAL for p in problems) else WARNING if problems else OK
     rows = report.get("rows") or []

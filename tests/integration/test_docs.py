@@ -31,6 +31,7 @@ def test_all_modules_exist():
         "pg_shutdown",
         "pg_user",
         "pgbouncer_admin",
+        "haproxy_servers",
     ]
 
 

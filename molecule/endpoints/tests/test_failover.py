@@ -116,3 +116,7 @@ def test_failover_fencing_and_rejoin():
         time.sleep(0.5)
     again, output = playbook("rejoin", "rejoin_host=" + old_primary)
     assert again == 0 and "Nothing to do" in output
+    # status.yml shows the pooler and the proxy on the new primary, and reads on a standby.
+    status, output = playbook("status")
+    assert status == 0, output[-3000:]
+    assert "pooler1: writes appdb -> %s" % new_primary in output and "pooler1: writes -> %s" % new_primary in output, output[-3000:]

@@ -354,3 +354,27 @@ def test_without_a_single_primary_writes_are_not_judged_again():
     status = endpoints_status(report, [pooler()], variables)
     assert [problem for problem in status["problems"] if problem["host"] == "pooler1"] == []
     assert status["exit_code"] == 2
+
+
+def proxy(writes=("node1",), reads=("node2", "node3"), host="proxy1"):
+    servers = [dict(backend="postgresql_write", server=name, status="UP" if name in writes else "DOWN", backup=False) for name in NODES]
+    servers += [dict(backend="postgresql_read", server=name, status="UP" if name in reads else "DOWN", backup=False) for name in NODES]
+    servers.append(dict(backend="postgresql_read", server="node1_primary", status="UP", backup=True))
+    return dict(host=host, reached=True, servers=servers)
+
+
+def test_a_proxy_on_the_primary_and_the_standbys_adds_its_lines_and_no_problem():
+    report, variables = healthy_report()
+    status = endpoints_status(report, [], variables, [proxy()])
+    assert status["problems"] == [] and status["exit_code"] == 0
+    assert status["poolers"] == ["proxy1: writes -> node1", "proxy1: reads -> node2, node3"]
+
+
+def test_a_proxy_that_still_sends_writes_to_a_former_primary_is_a_warning_only():
+    report, variables = healthy_report()
+    status = endpoints_status(report, [], variables, [proxy(writes=("node1", "node2"), reads=("node3", "node1"))])
+    assert status["exit_code"] == 1
+    assert checks(status) == [("proxy1", "warning", "proxy-reads"), ("proxy1", "warning", "proxy-writes")]
+    assert status["warnings"][0].startswith("proxy1: HAProxy sends writes to node1, node2, not to the primary node1 alone")
+    silent = endpoints_status(report, [], variables, [dict(host="proxy2", reached=False, error="no such socket")])
+    assert silent["warnings"] == ["proxy2: could not read HAProxy's state (no such socket)"]
