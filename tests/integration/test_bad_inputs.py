@@ -24,6 +24,7 @@ CONNECTION_MODULES = (
     "pg_replication_slot",
     "pg_rewind_user",
     "pg_promote",
+    "pg_scram_secrets",
 )
 UPSTREAM_MODULES = ("pg_basebackup", "pg_rewind", "pg_follow")
 
@@ -53,6 +54,7 @@ def bases(lab: Lab) -> dict:
         pg_replication_slot=primary.login(name="slot_bad"),
         pg_rewind_user=primary.login(password="long enough"),
         pg_promote=primary.login(),
+        pg_scram_secrets=primary.login(roles=["postgres"]),
         pg_shutdown=dict(data_dir=primary.data_dir, bin_dir=BIN_DIR),
         pg_basebackup=dict(upstream, data_dir=os.path.join(lab.base, "standby"), bin_dir=BIN_DIR),
         pg_clone=dict(upstream, data_dir=os.path.join(lab.base, "standby"), bin_dir=BIN_DIR),
@@ -135,6 +137,11 @@ SPECIFIC_CASES = [
     ("pg_database", dict(owner="nobody_here"), r"owner nobody_here of database db_bad does not exist"),
     ("pg_database", dict(allow_drop="perhaps"), r"allow_drop.*'perhaps'.*bool"),
     ("pg_database", dict(state="gone"), r"state must be one of: present, absent, got: gone"),
+    ("pg_scram_secrets", dict(roles=None), r"missing required arguments: roles"),
+    ("pg_scram_secrets", dict(roles=[]), r"roles must name at least one role, and no name may be empty: got \[\]"),
+    ("pg_scram_secrets", dict(roles=["postgres", ""]), r"roles must name at least one role, and no name may be empty"),
+    ("pg_scram_secrets", dict(roles=["nobody_here"]), r"no SCRAM secret to give a pooler: role nobody_here does not exist"),
+    ("pg_scram_secrets", dict(roles=["pg_monitor"]), r"no SCRAM secret to give a pooler: role pg_monitor cannot log in \(NOLOGIN\)"),
     ("pg_replication_slot", dict(name=""), r"'' is not a valid replication slot name"),
     ("pg_replication_slot", dict(name="Bad-Slot"), r"'Bad-Slot' is not a valid replication slot name"),
     ("pg_replication_slot", dict(name="x" * 64), r"is not a valid replication slot name"),
