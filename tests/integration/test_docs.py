@@ -14,6 +14,7 @@ MODULES = sorted(name[:-3] for name in os.listdir(os.path.join(CHECKOUT, "plugin
 
 def test_all_modules_exist():
     assert MODULES == [
+        "haproxy_servers",
         "pg_basebackup",
         "pg_clone",
         "pg_config_check",
@@ -31,7 +32,6 @@ def test_all_modules_exist():
         "pg_shutdown",
         "pg_user",
         "pgbouncer_admin",
-        "haproxy_servers",
     ]
 
 
@@ -118,6 +118,7 @@ def test_all_filters_exist():
     assert sorted(FILTERS) == [
         "certificate_renewal",
         "cluster_status",
+        "endpoints_status",
         "failover_choice",
         "failover_plan",
         "hba_lines",
