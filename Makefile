@@ -63,7 +63,7 @@ integration: venv host-packages
 # merges .config/molecule/config.yml under each molecule/<scenario>/molecule.yml. Each line is prefixed with its
 # scenario, each scenario's wall time is printed as it ends (docs/BENCHMARKS.md keeps the breakdown), and the target
 # fails when either lane fails.
-MOLECULE_SHARED_HOSTS := endpoints tls sync
+MOLECULE_SHARED_HOSTS := endpoints sync
 MOLECULE_OWN_HOSTS := quorum default pg17
 MOLECULE_SCENARIOS := $(MOLECULE_SHARED_HOSTS) $(MOLECULE_OWN_HOSTS)
 molecule: venv images

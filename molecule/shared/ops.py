@@ -21,6 +21,10 @@ POOLERS = sorted(RUNNER.get_hosts("pgbouncer"))
 GROUP_VARS = RUNNER.get_variables(MEMBERS[0])
 CHECKOUT = os.environ.get("MOLECULE_PROJECT_DIRECTORY") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 WRITER_USER = (GROUP_VARS.get("postgresql_users") or [{}])[0]
+# With postgresql_tls the pooler takes TLS clients only; its certificate comes from the CA site.yml generated beside the
+# inventory.
+TLS = bool(GROUP_VARS.get("postgresql_tls"))
+CA_FILE = os.path.join(os.path.dirname(INVENTORY), ".pgops-tls", "ca.crt")
 
 
 RECORDS = os.path.join(CHECKOUT, "tests", "output", "reliability")
@@ -96,6 +100,22 @@ def playbook(name, *extra):
     return completed.returncode, completed.stdout + completed.stderr
 
 
+def member_journals(since, lines=25):
+    """What each member's guard and server wrote since `since` (a time.time()), for a failure's message: what stopped a
+    server, and when. systemd's own lines about the guard's timer runs are left out."""
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(since))
+    parts = []
+    for name in MEMBERS:
+        journal = "journalctl --no-pager -o short-precise --utc --since '%s' | grep -v -E 'systemd\\[1\\]|sudo\\[|pam_' | tail -n %d" % (
+            stamp,
+            lines,
+        )
+        server_log = "tail -n %d /var/log/postgresql/postgresql-*-main.log" % lines
+        member = host_of(name)
+        parts.append("--- %s journal\n%s\n--- %s server log\n%s" % (name, member.run(journal).stdout, name, member.run(server_log).stdout))
+    return "\n".join(parts)
+
+
 def changed_total(output):
     return sum(int(count) for count in re.findall(r"changed=(\d+)", output))
 
@@ -165,7 +185,13 @@ def pooler_conninfo(database="appdb"):
         application_name="pgops-reader" if database.endswith("_read") else "pgops-writer",
         # Transaction pooling hands each transaction any server connection: no server-side prepared statements.
         prepare_threshold=None,
+        **pooler_tls(),
     )
+
+
+def pooler_tls():
+    """What a client of the pooler adds to verify it: its certificate, from the cluster's CA, names the address."""
+    return dict(sslmode="verify-full", sslrootcert=CA_FILE) if TLS else {}
 
 
 def pooler_writer():
@@ -173,7 +199,7 @@ def pooler_writer():
     load = Writer(
         container_addresses(POOLERS[:1]), WRITER_USER["name"], WRITER_USER["password"], "appdb", port=6432, table="pgops_pooled_writer"
     )
-    load.conninfo.update(prepare_threshold=None, target_session_attrs="any")
+    load.conninfo.update(prepare_threshold=None, target_session_attrs="any", **pooler_tls())
     return load
 
 

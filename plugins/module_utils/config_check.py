@@ -23,6 +23,9 @@ from ansible_collections.pgops.replication.plugins.module_utils.postgres import 
 )
 
 HBA_ERRORS = "SELECT line_number, error FROM pg_hba_file_rules WHERE error IS NOT NULL ORDER BY line_number"
+# What the running server says of a hostssl line while its ssl setting is off: a settings file that turns ssl on is
+# read at the same reload as pg_hba.conf, so the line matches from then on (TLS turned on in a running cluster).
+SSL_OFF_HBA_ERROR = "hostssl record cannot match because SSL is disabled"
 # The server program's own lines, without the timestamp and process prefix its log lines start with.
 LOG_PREFIX = re.compile(r"^.*?\b(LOG|FATAL|ERROR|DETAIL|HINT):\s+")
 
@@ -52,8 +55,16 @@ def config_errors(module, postgres: str) -> tuple:
     hba_checked = False
     if module.params["hba"]:
         found, hba_checked = hba_errors(module)
+        if found and not errors and setting_in_files(module, postgres, module.params["config_dir"], "ssl") == "on":
+            found = [error for error in found if not error.endswith(SSL_OFF_HBA_ERROR)]
         errors += found
     return errors, hba_checked
+
+
+def setting_in_files(module, postgres: str, config_dir: str, name: str) -> str | None:
+    """The value the configuration files give `name`, as the server program reads them at a start or a reload."""
+    rc, out, _err = module.run_command([postgres, "-D", config_dir, "-C", name])
+    return out.strip() if rc == 0 else None
 
 
 def validate_config_dir(module, config_dir: str) -> None:

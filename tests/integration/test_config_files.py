@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
 
 import pytest
 from pglab import assert_clean_failure, chown_to_server_user
@@ -130,3 +131,33 @@ def test_hba_false_skips_the_pg_hba_question(lab, modules):
     drop_in = os.path.join(drop_in_dir(primary), "pgops.conf")
     result = modules.run("pg_config_files", args(primary, dict(path=drop_in, content="work_mem = '8MB'\n"), hba=False))
     assert result["failed"] is False and result["changed"] is True and result["hba_checked"] is False, result
+
+
+def test_tls_turned_on_in_a_running_server_passes_its_hostssl_lines(lab, modules):
+    """The running server, ssl off, calls each hostssl line unmatchable; settings that turn ssl on are read at the same
+    reload as pg_hba.conf, so those lines pass when the files turn it on, and only then."""
+    primary = lab.primary()
+    key, cert = os.path.join(primary.data_dir, "server.key"), os.path.join(primary.data_dir, "server.crt")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-nodes", "-newkey", "rsa:2048", "-days", "2", "-subj", "/CN=localhost", "-keyout", key, "-out", cert],
+        check=True,
+        capture_output=True,
+    )
+    for path in (key, cert):
+        os.chmod(path, 0o600)
+        chown_to_server_user(path)
+    drop_in = os.path.join(drop_in_dir(primary), "pgops.conf")
+    hba = os.path.join(primary.data_dir, "pg_hba.conf")
+    with_hostssl = read(hba) + "hostssl all all 10.0.1.0/24 scram-sha-256\n"
+    assert primary.value("SHOW ssl") == "off"
+
+    ssl_untouched = dict(path=drop_in, content="work_mem = '8MB'\n")
+    still_off = modules.run("pg_config_files", args(primary, ssl_untouched, dict(path=hba, content=with_hostssl)))
+    assert_clean_failure(still_off, r"pg_hba.conf line \d+: hostssl record cannot match because SSL is disabled")
+
+    tls_on = "ssl = on\nssl_cert_file = '%s'\nssl_key_file = '%s'\n" % (cert, key)
+    result = modules.run("pg_config_files", args(primary, dict(path=drop_in, content=tls_on), dict(path=hba, content=with_hostssl)))
+    assert result["failed"] is False and result["changed"] is True and result["hba_checked"] is True, result
+    primary.query("SELECT pg_reload_conf()")
+    primary.wait_for("SHOW ssl", "on")
+    assert primary.value("SELECT count(*) FROM pg_hba_file_rules WHERE error IS NOT NULL") == 0

@@ -126,6 +126,22 @@ def test_probes_tell_a_primary_a_standby_a_stopped_server_and_a_name_that_does_n
     assert time.monotonic() - started < config.connect_timeout + 3
 
 
+def test_peers_are_reached_at_their_address_and_their_names_are_never_resolved(lab, modules):
+    """A name that does not resolve (or resolves slowly: a loaded DNS server) must not cost a vote: the guard connects
+    to each peer's address, and its name serves only to check its certificate and to find its password."""
+    a, b, c = cluster(lab, modules)
+    names = {b.name: "pgops-peer-b.invalid", c.name: "pgops-peer-c.invalid"}
+    path = write_config(
+        a, [a, b, c], peers=[dict(name=other.name, host=names[other.name], address="127.0.0.1", port=other.port) for other in (b, c)]
+    )
+    config = guard.load_config(path)
+    with open(config.passfile, "a") as handle:
+        for other in (b, c):
+            handle.write("%s:%d:replication:replicator:%s\n" % (names[other.name], other.port, a.replication_password))
+    answers = guard.ask_peers(config)
+    assert [(answer.name, answer.answered, answer.follows) for answer in answers] == [("b", True, True), ("c", True, True)], answers
+
+
 def test_a_primary_left_in_a_minority_stops_itself_with_standby_signal(lab, modules):
     a, b, c, config = armed_cluster(lab, modules)
     assert a.running() and not signal_of(a)

@@ -29,6 +29,7 @@ CHECK_TASKS = {
         "Check that the writes go to a member of the cluster",
         "Check the databases served",
         "Check the users admitted and the limits",
+        "Check where the pooler's certificate comes from",
     ),
     "haproxy": ("Check the proxy's variables before any change",),
 }
@@ -48,6 +49,12 @@ MEMBER_GROUPS = {
         "pooled1": {"postgresql_databases": [{"name": "appdb", "owner": "app"}], "postgresql_users": [{"name": "app", "password": "x"}]},
         "pooled_nodb": {"postgresql_users": [{"name": "app", "password": "x"}]},
         "pooled_nousers": {"postgresql_databases": [{"name": "appdb", "owner": "app"}]},
+        "pooled_ownca": {
+            "postgresql_databases": [{"name": "appdb", "owner": "app"}],
+            "postgresql_users": [{"name": "app", "password": "x"}],
+            "postgresql_tls": True,
+            "postgresql_tls_ca_cert": "/etc/ssl/our-ca.crt",
+        },
     },
     "proxied": {
         "db1": {"postgresql_connect_host": "192.0.2.11"},
@@ -229,6 +236,18 @@ CASES = [
         dict(pgbouncer_primary="pooled_nousers"),
         r"^No user to admit: pgbouncer_users and the cluster's postgresql_users are empty\.$",
     ),
+    (
+        "pgbouncer",
+        dict(pgbouncer_tls=True, pgbouncer_tls_cert="/etc/ssl/pooler.crt"),
+        r"^pgbouncer_tls_cert and pgbouncer_tls_key go together: give both or neither\.$",
+    ),
+    (
+        "pgbouncer",
+        dict(pgbouncer_primary="pooled_ownca"),
+        r"^The members' certificates come from your CA \(postgresql_tls_ca_cert /etc/ssl/our-ca\.crt\): give the pooler's certificate"
+        r" and key from it in pgbouncer_tls_cert and pgbouncer_tls_key\.$",
+    ),
+    ("pgbouncer", dict(pgbouncer_tls="maybe"), r"pgbouncer_tls.*bool"),
     ("pgbouncer", dict(pgbouncer_pool_mode="statement"), r"pgbouncer_pool_mode must be one of: transaction, session, got: statement"),
     ("pgbouncer", dict(pgbouncer_port="six"), r"pgbouncer_port.*int"),
     ("pgbouncer", dict(pgbouncer_max_client_conn="lots"), r"pgbouncer_max_client_conn.*int"),

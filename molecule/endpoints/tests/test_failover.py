@@ -13,6 +13,7 @@ import psycopg
 from ops import (
     MEMBERS,
     POOLERS,
+    TLS,
     container_addresses,
     playbook,
     pooler_conninfo,
@@ -30,6 +31,10 @@ def wait_for_proxy(address, port, in_recovery, server_address, timeout=30):
     """Whether a connection through HAProxy at address:port reaches, within `timeout`, a server whose
     pg_is_in_recovery() is `in_recovery` ('t' or 'f') and, when given, whose address is `server_address`."""
     conninfo = dict(pooler_conninfo(), host=address, port=port, prepare_threshold=None)
+    if TLS:
+        # HAProxy passes TLS through to the member, whose certificate names the member, not the proxy: the client
+        # checks the CA only (require with a root certificate is verify-ca).
+        conninfo.update(sslmode="require")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

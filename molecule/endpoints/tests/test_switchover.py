@@ -16,6 +16,7 @@ from ops import (
     MEMBERS,
     changed_total,
     container_addresses,
+    member_journals,
     next_member,
     playbook,
     pooler_conninfo,
@@ -60,12 +61,12 @@ def test_consecutive_switchovers_under_writes():
         load = pooler_writer().start()
         reads = pooler_reader().start()
         time.sleep(1)
-        started = time.monotonic()
+        started, began = time.monotonic(), time.time()
         status, output = playbook("switchover", "new_primary=" + target)
         took = time.monotonic() - started
         load.stop()
         reads.stop()
-        assert status == 0, "switchover %d to %s: %s" % (number, target, output[-4000:])
+        assert status == 0, "switchover %d to %s: %s\n%s" % (number, target, output[-4000:], member_journals(began))
         assert primaries() == [target], "after switchover %d" % number
         # switchover.yml ends with status.yml, which shows where the pooler sends each database.
         assert "pooler1: writes appdb -> %s" % target in output, output[-3000:]

@@ -53,9 +53,13 @@ HISTORY_NAME = re.compile(r"^([0-9A-F]{8})\.history$")
 
 @dataclass(frozen=True)
 class Peer:
+    """A member as the guard reaches it: at `address` when known, so that no name is resolved on the way (a slow or
+    failing name server must not cost a vote); `host` names it for its certificate and its password file entry."""
+
     name: str
     host: str
     port: int
+    address: str = ""
 
 
 @dataclass(frozen=True)
@@ -286,7 +290,9 @@ class Config:
 def load_config(path: str) -> Config:
     with open(path, encoding="utf-8") as handle:
         raw = json.load(handle)
-    peers = tuple(Peer(str(peer["name"]), str(peer["host"]), int(peer["port"])) for peer in raw.pop("peers"))
+    peers = tuple(
+        Peer(str(peer["name"]), str(peer["host"]), int(peer["port"]), str(peer.get("address") or "")) for peer in raw.pop("peers")
+    )
     return Config(peers=peers, **raw)
 
 
@@ -328,6 +334,7 @@ def log(message: str) -> None:
 def peer_connection_kwargs(config: Config, peer: Peer) -> dict:
     kwargs = dict(
         host=peer.host,
+        hostaddr=peer.address or None,
         port=peer.port,
         user=config.replication_user,
         passfile=config.passfile,

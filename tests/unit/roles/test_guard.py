@@ -282,11 +282,12 @@ def test_config_and_state_round_trip(tmp_path):
     config_path.write_text(
         '{"member": "a", "data_dir": "/d", "bin_dir": "/b", "port": 5432, "socket_dir": "/s", "replication_user": "r",'
         ' "passfile": "/p", "state_file": "%s", "isolation_timeout": 10, "start_timeout": 60,'
-        ' "peers": [{"name": "b", "host": "h b", "port": "5433"}]}' % (tmp_path / "state.json")
+        ' "peers": [{"name": "b", "host": "h b", "port": "5433"},'
+        ' {"name": "c", "host": "c.example", "address": "192.0.2.3", "port": 5432}]}' % (tmp_path / "state.json")
     )
     config = guard.load_config(str(config_path))
-    assert config.peers == (guard.Peer("b", "h b", 5433),)
-    assert config.members == 2
+    assert config.peers == (guard.Peer("b", "h b", 5433), guard.Peer("c", "c.example", 5432, "192.0.2.3"))
+    assert config.members == 3
     assert guard.load_state(config.state_file) == guard.GuardState()
     state = guard.GuardState(system=SYSTEM, armed=True, armed_members=3, minority_since=12.5, replies={"b": "t"})
     guard.save_state(config.state_file, state)
@@ -302,8 +303,11 @@ def test_peer_connection_keywords_leave_unset_tls_out():
     )  # fmt: skip
     kwargs = guard.peer_connection_kwargs(config, guard.Peer("b", "b.example", 5433))
     assert kwargs["user"] == "rep$(id)"
-    assert "sslmode" not in kwargs and "sslrootcert" not in kwargs
+    assert "sslmode" not in kwargs and "sslrootcert" not in kwargs and "hostaddr" not in kwargs
     assert kwargs["replication"] == "true" and kwargs["dbname"] == "replication"
+    # At its address, under its name: nothing is resolved, and the certificate and the password file see the name.
+    by_address = guard.peer_connection_kwargs(config, guard.Peer("b", "b.example", 5433, "192.0.2.2"))
+    assert (by_address["host"], by_address["hostaddr"], by_address["port"]) == ("b.example", "192.0.2.2", 5433)
 
 
 def test_primary_state_from_psql_output():
