@@ -1,6 +1,7 @@
 """The members replicate over TLS, and the standbys check the primary's certificate and host name; generated
 certificates, the members' and the pooler's, are issued again near their end, and the servers and PgBouncer read them
-on a reload. These tests run last on the endpoints cluster (TLS on), from whichever member is primary then."""
+on a reload. These tests run last on the endpoints cluster (TLS on), from whichever member is primary then; its
+switchovers and its rejoin have run pg_rewind against the new primary, which the rewind role reaches over TLS only."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import subprocess
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
-from ops import MEMBERS, POOLERS, changed_total, host_of, next_member, playbook, psql, the_primary
+from ops import MEMBERS, POOLERS, changed_total, host_of, playbook, psql, the_primary
 
 
 def standbys_of(primary):
@@ -71,21 +72,6 @@ def test_verify_full_checks_the_host_name():
     assert result.rc != 0 and 'does not match host name "not-the-primary"' in result.stderr, result.stderr
     by_name = connect_from(standby, "host=%s %s" % (primary, replication))
     assert "does not match host name" not in by_name.stderr and "certificate" not in by_name.stderr, by_name.stderr
-
-
-def test_switchover_over_tls_rewinds_the_old_primary():
-    """The old primary comes back through pg_rewind, which can only reach the new primary over TLS."""
-    old_primary = the_primary()
-    new_primary = next_member(old_primary)
-    status, output = playbook("switchover", "new_primary=" + new_primary)
-    assert status == 0, output[-4000:]
-    # pg_rewind connects to the new primary even when there is nothing to rewind; it can only do so over TLS.
-    rewind = output.split("TASK [pgops.replication.standby : Rewind if this member diverged")[1].split("TASK [")[0]
-    assert "ok: [%s]" % old_primary in rewind or "changed: [%s]" % old_primary in rewind, rewind
-    assert psql(new_primary, "SELECT pg_is_in_recovery()") == "f"
-    assert psql(old_primary, "SELECT pg_is_in_recovery()") == "t"
-    rows = psql(new_primary, "SELECT s.ssl FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid)").split()
-    assert rows == ["t"] * (len(MEMBERS) - 1)
 
 
 def served_certificate(name, port=5432):
