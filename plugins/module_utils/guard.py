@@ -125,7 +125,9 @@ def health_socket(params: dict) -> str:
 
 
 def health_service(params: dict) -> str:
-    command = ["/usr/bin/python3", params["program_path"], "health", params["config_path"]]
+    # -S: answering a check needs nothing from site-packages, and skipping them is a few milliseconds less of each
+    # request's CPU; -I: no environment variable or user directory changes what runs.
+    command = ["/usr/bin/python3", "-I", "-S", params["program_path"], "health", params["config_path"]]
     return (
         "# Managed by pgops.replication: one health check request, answered on the accepted connection.\n"
         "[Unit]\n"

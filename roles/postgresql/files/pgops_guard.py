@@ -27,17 +27,16 @@ made by libpq from keyword arguments, and a peer is judged by the outcome of the
 
 from __future__ import annotations
 
-import argparse
+# The health check starts this program for every request a proxy sends, and the fence every few seconds: what is
+# imported here is paid on each run, so records are NamedTuples (dataclasses cost more than the rest of a check) and
+# the modules only some commands need are imported where they are used.
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import threading
 import time
-from dataclasses import asdict, dataclass, field, replace
-from urllib.parse import parse_qs, urlsplit
+from typing import NamedTuple
 
 START = "start"
 STANDBY = "standby"
@@ -51,8 +50,7 @@ SEGMENT_NAME = re.compile(r"^([0-9A-F]{8})[0-9A-F]{16}$")
 HISTORY_NAME = re.compile(r"^([0-9A-F]{8})\.history$")
 
 
-@dataclass(frozen=True)
-class Peer:
+class Peer(NamedTuple):
     """A member as the guard reaches it: at `address` when known, so that no name is resolved on the way (a slow or
     failing name server must not cost a vote); `host` names it for its certificate and its password file entry."""
 
@@ -62,8 +60,7 @@ class Peer:
     address: str = ""
 
 
-@dataclass(frozen=True)
-class PeerAnswer:
+class PeerAnswer(NamedTuple):
     """What one peer said over a replication connection; `answered` is False when no session was opened. `follows`: its
     primary_slot_name is set, so it follows a primary (failover.yml empties it on the standbys it detaches)."""
 
@@ -76,8 +73,7 @@ class PeerAnswer:
     error: str = ""
 
 
-@dataclass(frozen=True)
-class GuardState:
+class GuardState(NamedTuple):
     """What survives between runs and reboots: whether this cluster (`system`) has seen a majority vote for this
     member, since when it is in a minority, and the last status reply time each voter sent."""
 
@@ -86,11 +82,11 @@ class GuardState:
     # How many members the majority that armed it was counted among; None in a state written before it was kept.
     armed_members: int | None = None
     minority_since: float | None = None
-    replies: dict = field(default_factory=dict)
+    # Never changed in place: each new state gets a dict of its own.
+    replies: dict = {}
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(NamedTuple):
     action: str
     reason: str
     state: GuardState
@@ -188,7 +184,7 @@ def watch_verdict(
     (one restarting or reconnecting). `answers` are the peers' own answers, asked only when the replies are too few."""
     if not primary or members < 3:
         return Verdict(
-            IDLE, "not a primary" if not primary else "fewer than three members", replace(state, minority_since=None, replies={})
+            IDLE, "not a primary" if not primary else "fewer than three members", state._replace(minority_since=None, replies={})
         )
     if state.system != system:
         state = GuardState(system=system)
@@ -206,17 +202,17 @@ def watch_verdict(
         return Verdict(
             FENCE,
             "%s runs as primary on timeline %d, newer than this server's %d" % (newer[0].name, newer[0].timeline, timeline),
-            replace(state, minority_since=None, replies={}),
+            state._replace(minority_since=None, replies={}),
         )
     voters = fresh_voters(streaming, state)
     voters += sorted(answer.name for answer in answers if answer.name not in voters and stands_by(answer, system, timeline))
     votes = 1 + len(voters)
-    state = replace(state, replies={name: reply for name, reply in streaming.items() if reply is not None})
+    state = state._replace(replies={name: reply for name, reply in streaming.items() if reply is not None})
     if majority(votes, members):
         return Verdict(
             OK,
             "%d of %d members vote for this primary (itself, %s)" % (votes, members, ", ".join(voters)),
-            replace(state, armed=True, armed_members=members, minority_since=None),
+            state._replace(armed=True, armed_members=members, minority_since=None),
         )
     if not state.armed:
         return Verdict(OK, "%d of %d members vote for this primary; the fence arms once a majority has" % (votes, members), state)
@@ -224,7 +220,7 @@ def watch_verdict(
         return Verdict(
             OK,
             "%d of %d members vote for this primary; the fence arms once a majority of the %d has" % (votes, members, members),
-            replace(state, minority_since=None),
+            state._replace(minority_since=None),
         )
     since = state.minority_since if state.minority_since is not None else now
     held = now - since
@@ -233,12 +229,12 @@ def watch_verdict(
             FENCE,
             "only %d of %d members voted for this primary (a majority needs %d) for %d s"
             % (votes, members, majority_size(members), int(held)),
-            replace(state, minority_since=None, replies={}),
+            state._replace(minority_since=None, replies={}),
         )
     return Verdict(
         MINORITY,
         "%d of %d members vote for this primary; it stops in %d s unless a majority returns" % (votes, members, int(timeout - held)),
-        replace(state, minority_since=since),
+        state._replace(minority_since=since),
     )
 
 
@@ -264,8 +260,7 @@ def parse_controldata(text: str) -> dict:
 # Everything below touches the host: configuration, files, connections, systemd.
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(NamedTuple):
     member: str
     data_dir: str
     bin_dir: str
@@ -371,6 +366,8 @@ def _text(value) -> str:
 def ask_peers(config: Config, within: float | None = None) -> list:
     """Every peer at once; one that has not answered within connect_timeout, or `within` seconds when shorter (name
     resolution included), did not answer."""
+    import threading  # pylint: disable=import-outside-toplevel
+
     answers: dict = {}
     limit = config.connect_timeout if within is None else max(0.1, min(float(config.connect_timeout), within))
 
@@ -425,7 +422,7 @@ def run_start(config: Config) -> int:
         if verdict.action == START:
             if waited:
                 log("starting as primary: %s" % verdict.reason)
-            save_state(config.state_file, replace(state, minority_since=None))
+            save_state(config.state_file, state._replace(minority_since=None))
             return 0
         if verdict.action == STANDBY:
             write_standby_signal(config)
@@ -523,7 +520,7 @@ def run_watch(config: Config) -> int:
             save_state(config.state_file, verdict.state)
         return 0
     # The first look is what the second one is compared with.
-    state = replace(saved, replies=streaming) if saved.system == system else GuardState(system=system, replies=streaming)
+    state = saved._replace(replies=streaming) if saved.system == system else GuardState(system=system, replies=streaming)
     time.sleep(SAMPLE_GAP)
     for _check in range(int(timeout / MINORITY_PERIOD) + 10):
         primary, system, timeline, streaming = look(config)
@@ -534,7 +531,7 @@ def run_watch(config: Config) -> int:
             # Past the timeout there is no asking; the asking itself ends by the timeout.
             since = verdict.state.minority_since
             answers = ask_peers(config, within=since + timeout - now)
-            asked = replace(state, minority_since=since)
+            asked = state._replace(minority_since=since)
             verdict = watch_verdict(primary, system, timeline, streaming, answers, config.members, asked, time.time(), timeout)
         if verdict.action == FENCE:
             fence(config, verdict.reason)
@@ -548,8 +545,7 @@ def run_watch(config: Config) -> int:
     return 0
 
 
-@dataclass(frozen=True)
-class Health:
+class Health(NamedTuple):
     """What the health check knows of the member: whether its server answers, and as what."""
 
     running: bool
@@ -603,12 +599,14 @@ def parse_health(output: str, standby_signal: bool, isolated: bool) -> Health:
 
 def health_answer(method: str, target: str, health: Health) -> tuple:
     """(HTTP status, JSON body) for one request."""
+    from urllib.parse import parse_qs, urlsplit  # pylint: disable=import-outside-toplevel
+
     if method not in ("GET", "HEAD"):
         return 405, {"error": "only GET and HEAD are answered"}
     parts = urlsplit(target)
     if parts.path not in HEALTH_PATHS:
         return 404, {"error": "ask for %s" % ", ".join(HEALTH_PATHS)}
-    body = dict(asdict(health), role=health.role, fenced=health.fenced)
+    body = dict(health._asdict(), role=health.role, fenced=health.fenced)
     try:
         query = parse_qs(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
     except ValueError:
@@ -692,6 +690,8 @@ def serve_health(config: Config, reader, writer) -> int:
 
 def run_health(config: Config) -> int:
     """The connection systemd accepted is standard input and output."""
+    import socket  # pylint: disable=import-outside-toplevel
+
     connection = socket.socket(fileno=sys.stdin.fileno())
     connection.settimeout(REQUEST_TIMEOUT)
     with connection.makefile("rb") as reader, connection.makefile("wb") as writer:
@@ -702,14 +702,17 @@ def run_health(config: Config) -> int:
             return 0
 
 
+USAGE = "usage: pgops_guard.py {start,watch,health} CONFIG"
+COMMANDS = {"start": run_start, "watch": run_watch, "health": run_health}
+
+
 def main(argv: list | None = None) -> int:
-    parser = argparse.ArgumentParser(description="pgops guard: the majority rule of one PostgreSQL member")
-    parser.add_argument("command", choices=["start", "watch", "health"])
-    parser.add_argument("config")
-    arguments = parser.parse_args(argv)
-    config = load_config(arguments.config)
-    commands = {"start": run_start, "watch": run_watch, "health": run_health}
-    return commands[arguments.command](config)
+    arguments = sys.argv[1:] if argv is None else argv
+    if len(arguments) != 2 or arguments[0] not in COMMANDS:
+        print("%s\npgops guard: the majority rule of one PostgreSQL member" % USAGE, file=sys.stderr)
+        return 2
+    command, config_path = arguments
+    return COMMANDS[command](load_config(config_path))
 
 
 if __name__ == "__main__":

@@ -71,7 +71,14 @@ def test_the_health_check_listens_and_runs_the_program_once_per_connection(addre
     found = files(health_port=8008, health_address=address)
     socket, service = found[HEALTH_SOCKET].text, found[HEALTH_SERVICE].text
     assert listen in socket and "Accept=yes\n" in socket and "WantedBy=sockets.target\n" in socket
-    assert shlex.split(exec_line(service, "ExecStart")) == ["/usr/bin/python3", PARAMS["program_path"], "health", PARAMS["config_path"]]
+    assert shlex.split(exec_line(service, "ExecStart")) == [
+        "/usr/bin/python3",
+        "-I",
+        "-S",
+        PARAMS["program_path"],
+        "health",
+        PARAMS["config_path"],
+    ]
     assert "User=postgres\n" in service and "StandardInput=socket\n" in service and "StandardOutput=socket\n" in service
     assert "RuntimeMaxSec=15\n" in service
 
