@@ -95,16 +95,19 @@ molecule-failures:
 galaxy: venv images
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH lab/galaxy-install
 
-# The venv and the lab images are made at once (downloads and unpacking, mostly), then three lanes run at once: the two lanes of Molecule scenarios (lines prefixed with the scenario),
-# and everything else (lint, compat, unit, integration, then the Galaxy install, whose containers and network have
-# names of their own). The target fails when any lane fails.
+# Once the venv is made, two jobs run at once: the lab images (debootstrap and the mirror's packages, mostly waiting on
+# the network), then the two lanes of Molecule scenarios (lines prefixed with the scenario); and everything else
+# (lint, compat, unit, integration, then the Galaxy install, whose containers and network have names of their own),
+# which needs no image until the Galaxy install and so uses the CPU the image builds leave. The machine is CPU-bound
+# once the scenarios run, so work done while the images build is work the scenarios no longer wait behind. The
+# target fails when any lane fails.
 test: host-packages
-	@$(MAKE) --no-print-directory -j2 venv images
-	@$(MAKE) --no-print-directory molecule & scenarios=$$!; \
+	@$(MAKE) --no-print-directory venv
+	@{ $(MAKE) --no-print-directory images && $(MAKE) --no-print-directory molecule; } & scenarios=$$!; \
 	  $(MAKE) --no-print-directory lint compat unit integration galaxy; checks=$$?; \
 	  wait $$scenarios; scenarios_status=$$?; \
 	  $(MAKE) --no-print-directory molecule-failures; \
-	  echo "make test: lint, compat, unit, integration, galaxy: exit $$checks; molecule: exit $$scenarios_status"; \
+	  echo "make test: lint, compat, unit, integration, galaxy: exit $$checks; images and molecule: exit $$scenarios_status"; \
 	  [ $$checks -eq 0 ] && [ $$scenarios_status -eq 0 ]
 
 clean:
@@ -117,8 +120,10 @@ clean:
 host-packages:
 	lab/host-packages
 
+# One build at a time: `make test` asks for the images from two lanes (the scenarios and the Galaxy install); the second
+# finds them built (by content hash) once the first is done.
 images:
-	lab/build-images
+	flock /tmp/pgops-build-images.lock lab/build-images
 
 # The demo's containers use pgops-lab:debian12 only (lab/cluster's default).
 demo: venv
