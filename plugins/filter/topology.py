@@ -35,6 +35,7 @@ switchover_abort_plan = _filter(plans.switchover_abort_plan)
 failover_plan = _filter(plans.failover_plan)
 rejoin_plan = _filter(plans.rejoin_plan)
 remove_plan = _filter(plans.remove_plan)
+restart_plan = _filter(plans.restart_plan)
 
 
 class FilterModule:
@@ -47,6 +48,7 @@ class FilterModule:
             "needed_wal_gone": needed_wal_gone,
             "rejoin_plan": rejoin_plan,
             "remove_plan": remove_plan,
+            "restart_plan": restart_plan,
             "site_plan": site_plan,
             "switchover_abort_plan": switchover_abort_plan,
             "switchover_checks": switchover_checks,

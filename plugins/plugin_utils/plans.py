@@ -23,6 +23,7 @@ from ansible_collections.pgops.replication.plugins.plugin_utils.cluster import (
     running_primaries,
     switchover_checks,
 )
+from ansible_collections.pgops.replication.plugins.plugin_utils.synchronous import confirmations_needed
 
 
 def _plan(problems: list, refusal: str | None, done: bool, lines: list, **values) -> dict:
@@ -461,3 +462,151 @@ def remove_plan(hosts, hostvars, member: str, delete_data: bool = False) -> dict
         "Then take %s out of the cluster's inventory group: site.yml would clone it back." % member,
     ]
     return _plan([], None, False, lines, **values)
+
+
+# A standby's value of each of these must be at least the primary's, or its replay stops at the primary's next record
+# of the setting (or at its own start): increases go to the standbys first, decreases to the primary first.
+HOT_STANDBY_SETTINGS = (
+    "max_connections",
+    "max_worker_processes",
+    "max_wal_senders",
+    "max_prepared_transactions",
+    "max_locks_per_transaction",
+)
+PRIMARY_RESTARTS = ("switchover", "in_place", "report")
+
+
+def _pending(member: dict) -> dict:
+    """{setting: {"running": value, "wanted": value}} of the settings that wait for a restart of this member."""
+    return dict((member["facts"] or {}).get("pending_restart") or {})
+
+
+def _changes(pending: dict) -> str:
+    return ", ".join("%s %s -> %s" % (name, change.get("running"), change.get("wanted")) for name, change in sorted(pending.items()))
+
+
+def _directions(members: list) -> dict:
+    """{"up": [...], "down": [...]}: the hot-standby settings some member raises or lowers, as "member setting"."""
+    directions: dict = {"up": [], "down": []}
+    for member in members:
+        for name, change in sorted(_pending(member).items()):
+            if name not in HOT_STANDBY_SETTINGS:
+                continue
+            try:
+                running, wanted = int(change["running"]), int(change["wanted"])
+            except (KeyError, TypeError, ValueError) as error:
+                raise PlanError(
+                    "%s: %s waits for a restart but its values are not whole numbers: %r" % (member["host"], name, change)
+                ) from error
+            if wanted != running:
+                directions["up" if wanted > running else "down"].append("%s %s" % (member["host"], name))
+    return directions
+
+
+def restart_plan(hosts, hostvars, primary_restart: str = "switchover", synchronous="off") -> dict:
+    """The rolling restart of the members whose settings wait for one: the standbys one at a time, each back to
+    streaming before the next, and the primary as `primary_restart` says (a switchover to a standby already restarted,
+    a restart in place, or only a report). A lowered hot-standby setting goes to the primary first, in place, since no
+    standby may run below its primary; a raised one to the standbys first. One run never does both."""
+    if primary_restart not in PRIMARY_RESTARTS:
+        raise PlanError("the primary's restart must be one of %s, got %r" % (", ".join(PRIMARY_RESTARTS), primary_restart))
+    members = describe_members(hosts, hostvars)
+    method, needed = confirmations_needed(synchronous, len(members))
+    empty = dict(primary=None, restart_first=[], standbys=[], switchover_to=None, restart_primary=False, left_pending=[])
+    verdict = judge_primaries(members)
+    running = running_primaries(members)
+    unknown = [member["host"] for member in members if member["facts"] is None]
+    refusal = None
+    if verdict is not None:
+        refusal = verdict["message"] + " Nothing was restarted."
+    elif unknown:
+        refusal = "%s could not be inspected, so whether a restart keeps the cluster serving is not known. Nothing was restarted." % (
+            joined_hosts(unknown)
+        )
+    elif not running:
+        refusal = "No member runs as primary. Nothing was restarted."
+    if refusal is not None:
+        return _plan([refusal], refusal, False, [], **empty)
+    primary = running[0]
+    standbys = [member for member in members if member is not primary]
+    waiting = [member for member in members if _pending(member)]
+    if not waiting:
+        return _plan(
+            [],
+            None,
+            True,
+            ["Nothing to restart: no member has a setting that waits for a restart."],
+            **dict(empty, primary=primary["host"]),
+        )
+    directions = _directions(waiting)
+    if directions["up"] and directions["down"]:
+        refusal = (
+            "Some settings that a standby must hold at least as high as its primary go up (%s) and others down (%s): "
+            "no order of restarts keeps every standby replaying. Change them in two runs, the increases first. Nothing "
+            "was restarted." % (", ".join(directions["up"]), ", ".join(directions["down"]))
+        )
+        return _plan([refusal], refusal, False, [], **dict(empty, primary=primary["host"]))
+    streaming = [member for member in standbys if member["facts"].get("role") == "standby"]
+    restarting = [member for member in standbys if _pending(member)]
+    if method is not None and restarting and len(streaming) - 1 < needed:
+        refusal = (
+            "Every commit waits for %d standby confirmation(s) (postgresql_synchronous %s), and %d standby(s) run: "
+            "restarting one would make commits wait until it is back. Nothing was restarted; add a standby first, or "
+            "restart at a quiet time by hand." % (needed, synchronous, len(streaming))
+        )
+        return _plan([refusal], refusal, False, [], **dict(empty, primary=primary["host"]))
+    lowered = bool(directions["down"])
+    primary_waits = bool(_pending(primary))
+    lines: list = []
+    restart_first = []
+    if lowered and primary_waits:
+        if primary_restart == "report":
+            refusal = (
+                "%s lowers %s: the primary restarts first, before any standby, and postgresql_primary_restart is report. "
+                "Nothing was restarted." % (primary["host"], ", ".join(directions["down"]))
+            )
+            return _plan([refusal], refusal, False, [], **dict(empty, primary=primary["host"]))
+        restart_first = [primary["host"]]
+        lines.append(
+            "%d. %s (primary): restart in place first (%s): lowered settings go to the primary before any standby; writes "
+            "stop while it restarts" % (len(lines) + 1, primary["host"], _changes(_pending(primary)))
+        )
+    for member in restarting:
+        lines.append(
+            "%d. %s: restart (%s), then wait until it streams from %s again"
+            % (len(lines) + 1, member["host"], _changes(_pending(member)), primary["host"])
+        )
+    switchover_to, restart_primary, left_pending = None, False, []
+    if primary_waits and not restart_first:
+        if primary_restart == "switchover":
+            # Already restarted, or with nothing to restart: either way it runs the new settings.
+            switchover_to = (restarting or streaming or standbys)[0]["host"]
+            lines.append(
+                "%d. switch over to %s; %s starts again as its standby with the new settings (%s)"
+                % (len(lines) + 1, switchover_to, primary["host"], _changes(_pending(primary)))
+            )
+        elif primary_restart == "in_place":
+            restart_primary = True
+            lines.append(
+                "%d. %s (primary): restart in place (%s); writes stop while it restarts"
+                % (len(lines) + 1, primary["host"], _changes(_pending(primary)))
+            )
+        else:
+            left_pending = [primary["host"]]
+            lines.append(
+                "%d. %s (primary): waits for a restart (%s), left as is (postgresql_primary_restart: report)"
+                % (len(lines) + 1, primary["host"], _changes(_pending(primary)))
+            )
+    lines.append("%d. verify: one primary, every other member streaming from it" % (len(lines) + 1))
+    return _plan(
+        [],
+        None,
+        False,
+        lines,
+        primary=primary["host"],
+        restart_first=restart_first,
+        standbys=[member["host"] for member in restarting],
+        switchover_to=switchover_to,
+        restart_primary=restart_primary,
+        left_pending=left_pending,
+    )

@@ -130,6 +130,7 @@ def test_all_filters_exist():
         "rejoin_plan",
         "remove_plan",
         "replication_capacity",
+        "restart_plan",
         "site_plan",
         "switchover_abort_plan",
         "switchover_checks",
