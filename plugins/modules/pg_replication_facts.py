@@ -155,6 +155,16 @@ ansible_facts:
           description: Settings changed in the configuration that take effect only after a restart.
           type: list
           elements: str
+        pending_restart_changes:
+          version_added: 0.3.0
+          description:
+            - Each setting of RV(ansible_facts.pg_replication.pending_restart) with C(running), the value the server
+              runs with (as C(SHOW) gives it), and C(wanted), the value its configuration files hold (the last one
+              read, as written there). A rolling restart orders its restarts by them.
+            - C(wanted) is null when the login role may not read the files' settings (C(pg_file_settings): superusers
+              and members of C(pg_read_all_settings)); empty when the server is stopped.
+          type: dict
+          sample: {"max_connections": {"running": "100", "wanted": "200"}}
         data_dir:
           description: Data directory of the server.
           type: str
@@ -304,6 +314,24 @@ def oldest_wal_lsn(connection) -> str | None:
     return format_lsn(log * (1 << 32) + segment * row["segment_size"])
 
 
+PENDING_RESTART_CHANGES_QUERY = """
+SELECT s.name, current_setting(s.name) AS running,
+       (SELECT f.setting FROM pg_file_settings f WHERE f.name = s.name ORDER BY f.seqno DESC LIMIT 1) AS wanted
+FROM pg_settings s WHERE s.pending_restart ORDER BY s.name
+"""
+
+
+def pending_restart_changes(connection) -> dict:
+    """{setting: {"running": value, "wanted": value}} for each setting that waits for a restart; the wanted values are
+    None when this role may not read pg_file_settings."""
+    try:
+        rows = fetch_all(connection, PENDING_RESTART_CHANGES_QUERY)
+    except psycopg.Error:
+        rows = fetch_all(connection, "SELECT name, current_setting(name) AS running FROM pg_settings WHERE pending_restart ORDER BY name")
+        return {row["name"]: {"running": row["running"], "wanted": None} for row in rows}
+    return {row["name"]: {"running": row["running"], "wanted": row["wanted"]} for row in rows}
+
+
 DATABASES_SIZE_QUERY = "SELECT sum(pg_database_size(oid))::bigint AS size FROM pg_database"
 
 
@@ -371,6 +399,7 @@ def running_facts(connection, data_dir: str | None) -> dict:
     facts["databases_size_bytes"] = databases_size_bytes(connection)
     facts["archive_ready_files"] = archive_ready_files(connection) if settings.get("archive_mode") not in (None, "off") else None
     facts["pending_restart"] = fetch_one(connection, PENDING_RESTART_QUERY)["names"]
+    facts["pending_restart_changes"] = pending_restart_changes(connection) if facts["pending_restart"] else {}
     facts["standby_signal"] = standby_signal(facts["data_dir"])
     return facts
 
@@ -404,6 +433,7 @@ def stopped_facts(module, data_dir: str) -> dict:
         slots=[],
         settings={},
         pending_restart=[],
+        pending_restart_changes={},
         conf_load_time=None,
         databases_size_bytes=None,
         standby_signal=standby_signal(data_dir),

@@ -478,7 +478,7 @@ PRIMARY_RESTARTS = ("switchover", "in_place", "report")
 
 def _pending(member: dict) -> dict:
     """{setting: {"running": value, "wanted": value}} of the settings that wait for a restart of this member."""
-    return dict((member["facts"] or {}).get("pending_restart") or {})
+    return dict((member["facts"] or {}).get("pending_restart_changes") or {})
 
 
 def _changes(pending: dict) -> str:
@@ -492,6 +492,11 @@ def _directions(members: list) -> dict:
         for name, change in sorted(_pending(member).items()):
             if name not in HOT_STANDBY_SETTINGS:
                 continue
+            if change.get("wanted") is None:
+                raise PlanError(
+                    "%s: %s waits for a restart, but the value its configuration files hold is not known (the facts' login "
+                    "role may not read pg_file_settings), so whether it goes up or down is not either" % (member["host"], name)
+                )
             try:
                 running, wanted = int(change["running"]), int(change["wanted"])
             except (KeyError, TypeError, ValueError) as error:

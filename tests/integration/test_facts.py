@@ -116,7 +116,26 @@ def test_pending_restart_lists_settings_waiting_for_a_restart(lab, modules):
     primary.query("ALTER SYSTEM SET work_mem = '8MB'")
     primary.query("SELECT pg_reload_conf()")
     primary.wait_for("SELECT count(*) FROM pg_settings WHERE pending_restart", 1)
-    assert facts_of(modules, primary)["pending_restart"] == ["max_wal_senders"]
+    facts = facts_of(modules, primary)
+    assert facts["pending_restart"] == ["max_wal_senders"]
+    assert facts["pending_restart_changes"] == {"max_wal_senders": {"running": "10", "wanted": "12"}}
+    # What the server runs with, read back from it, not from the module.
+    assert primary.value("SHOW max_wal_senders") == "10"
+
+
+def test_pending_restart_changes_name_the_last_value_the_files_hold_and_none_without_the_right_to_read_them(lab, modules):
+    primary = lab.primary()
+    assert facts_of(modules, primary)["pending_restart_changes"] == {}
+    primary.append_config("shared_buffers = '32MB'", "shared_buffers = '48MB'")
+    primary.query("SELECT pg_reload_conf()")
+    primary.wait_for("SELECT count(*) FROM pg_settings WHERE pending_restart", 1)
+    running = primary.value("SHOW shared_buffers")
+    assert facts_of(modules, primary)["pending_restart_changes"] == {"shared_buffers": {"running": running, "wanted": "48MB"}}
+    # The facts need pg_read_all_settings (data_directory and the like); the files' settings stay out of its reach.
+    primary.query("CREATE ROLE watcher LOGIN IN ROLE pg_read_all_settings")
+    assert facts_of(modules, primary, login_user="watcher")["pending_restart_changes"] == {
+        "shared_buffers": {"running": running, "wanted": None}
+    }
 
 
 def test_a_standby_whose_primary_is_gone_reports_the_timeline_it_received(lab, modules):

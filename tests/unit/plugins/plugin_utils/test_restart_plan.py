@@ -13,7 +13,7 @@ NODES = ["node1", "node2", "node3"]
 def member(role, pending=None):
     facts = dict(role=role, system_identifier="1", timeline=1)
     if pending is not None:
-        facts["pending_restart"] = pending
+        facts["pending_restart_changes"] = pending
     return facts
 
 
@@ -151,6 +151,7 @@ def test_two_primaries_no_primary_or_an_uninspected_member_refuse():
         (lambda: restart_plan(NODES, everywhere({}), "restart"), "must be one of switchover, in_place, report, got 'restart'"),
         (lambda: restart_plan(NODES, everywhere({"max_connections": change("a", 2)})), "values are not whole numbers"),
         (lambda: restart_plan(NODES, everywhere({}), "switchover", "ANY 3"), "needs n below the number of members"),
+        (lambda: restart_plan(NODES, everywhere({"max_connections": {"running": "100", "wanted": None}})), "may not read pg_file_settings"),
         (lambda: restart_plan("node1", everywhere({})), "must be a list of inventory host names"),
     ],
 )
