@@ -36,6 +36,7 @@ failover_plan = _filter(plans.failover_plan)
 rejoin_plan = _filter(plans.rejoin_plan)
 remove_plan = _filter(plans.remove_plan)
 restart_plan = _filter(plans.restart_plan)
+update_plan = _filter(plans.update_plan)
 
 
 class FilterModule:
@@ -53,4 +54,5 @@ class FilterModule:
             "switchover_abort_plan": switchover_abort_plan,
             "switchover_checks": switchover_checks,
             "switchover_plan": switchover_plan,
+            "update_plan": update_plan,
         }

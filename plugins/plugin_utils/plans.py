@@ -615,3 +615,99 @@ def restart_plan(hosts, hostvars, primary_restart: str = "switchover", synchrono
         restart_primary=restart_primary,
         left_pending=left_pending,
     )
+
+
+def _minor_release(text) -> tuple:
+    """(major, minor) of a PostgreSQL release given as "15.20", a Debian package version ("15.20-0+deb12u1") or a
+    server_version_num (150020)."""
+    value = str(text if text is not None else "").strip()
+    if value.isdigit() and len(value) >= 5:
+        return int(value) // 10000, int(value) % 10000
+    release = value.split("-", 1)[0].split(" ", 1)[0]
+    parts = release.split(".")
+    if len(parts) != 2 or not all(part.isdigit() for part in parts):
+        raise PlanError("a minor release is written MAJOR.MINOR (for example 15.20), got %r" % (text,))
+    return int(parts[0]), int(parts[1])
+
+
+def update_plan(hosts, hostvars, target, switch_back: bool = False) -> dict:
+    """The rolling minor update to `target` (MAJOR.MINOR): each standby in turn, then a switchover to an updated
+    standby and the old primary updated as its standby; with `switch_back`, the primary role goes back to it at the
+    end. A member's release is what its server runs (server_version_num). A major-version change or a downgrade is
+    refused before anything changes."""
+    wanted = _minor_release(target)
+    members = describe_members(hosts, hostvars)
+    empty = dict(
+        primary=None, target="%d.%d" % wanted, standbys=[], switchover_to=None, update_primary=False, switch_back_to=None, releases={}
+    )
+    verdict = judge_primaries(members)
+    not_running = [member["host"] for member in members if (member["facts"] or {}).get("role") not in ("primary", "standby")]
+    refusal = None
+    if verdict is not None:
+        refusal = verdict["message"] + " Nothing was updated."
+    elif not_running:
+        refusal = (
+            "%s could not be inspected or does not run, so its release is not known. Nothing was updated; start it (or "
+            "take it out of the inventory group), then run the update again." % joined_hosts(not_running)
+        )
+    if refusal is not None:
+        return _plan([refusal], refusal, False, [], **empty)
+    releases = {member["host"]: _minor_release(member["facts"].get("server_version_num")) for member in members}
+    shown = {host: "%d.%d" % release for host, release in releases.items()}
+    majors = sorted({release[0] for release in releases.values()} | {wanted[0]})
+    if len(majors) > 1:
+        refusal = (
+            "%d.%d is another major release than the members run (%s): a minor update keeps the major release; a major "
+            "upgrade (pg_upgrade, or a new cluster and logical replication) is another operation. Nothing was updated."
+            % (wanted + (", ".join("%s %s" % item for item in shown.items()),))
+        )
+    else:
+        ahead = [host for host, release in releases.items() if release > wanted]
+        if ahead:
+            refusal = "%s already run%s a newer release than %d.%d (%s): a minor update never goes back. Nothing was updated." % (
+                joined_hosts(ahead),
+                "s" if len(ahead) == 1 else "",
+                wanted[0],
+                wanted[1],
+                ", ".join("%s %s" % (host, shown[host]) for host in ahead),
+            )
+    if refusal is not None:
+        return _plan([refusal], refusal, False, [], **dict(empty, releases=shown))
+    primary = running_primaries(members)[0]
+    standbys = [member["host"] for member in members if member is not primary]
+    behind = [host for host in standbys if releases[host] < wanted]
+    target_text = empty["target"]
+    if not behind and releases[primary["host"]] == wanted:
+        lines = ["Nothing to do: every member runs %s." % target_text]
+        return _plan([], None, True, lines, **dict(empty, primary=primary["host"], releases=shown))
+    lines = [
+        "%d. %s: %s -> %s: upgrade the packages, restart, wait until it streams from %s"
+        % (number, host, shown[host], target_text, primary["host"])
+        for number, host in enumerate(behind, start=1)
+    ]
+    switchover_to, switch_back_to = None, None
+    update_primary = releases[primary["host"]] < wanted
+    if update_primary:
+        switchover_to = standbys[0]
+        lines.append("%d. switch over to %s (the gates of switchover.yml: lag, replay, quorum)" % (len(lines) + 1, switchover_to))
+        lines.append(
+            "%d. %s: %s -> %s: upgrade the packages, restart as a standby of %s, wait until it streams"
+            % (len(lines) + 1, primary["host"], shown[primary["host"]], target_text, switchover_to)
+        )
+        if switch_back:
+            switch_back_to = primary["host"]
+            lines.append("%d. switch back to %s" % (len(lines) + 1, switch_back_to))
+    lines.append("%d. verify: every member runs %s, one primary, every other member streaming from it" % (len(lines) + 1, target_text))
+    return _plan(
+        [],
+        None,
+        False,
+        lines,
+        primary=primary["host"],
+        target=target_text,
+        standbys=behind,
+        switchover_to=switchover_to,
+        update_primary=update_primary,
+        switch_back_to=switch_back_to,
+        releases=shown,
+    )

@@ -136,6 +136,7 @@ def test_all_filters_exist():
         "switchover_checks",
         "switchover_plan",
         "synchronous_standby_names",
+        "update_plan",
     ]
 
 
