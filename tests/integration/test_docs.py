@@ -128,6 +128,7 @@ def test_all_filters_exist():
         "needed_wal_gone",
         "pgpass_line",
         "rejoin_plan",
+        "release_packages",
         "remove_plan",
         "replication_capacity",
         "restart_plan",

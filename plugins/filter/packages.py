@@ -1,0 +1,22 @@
+# Copyright: (c) 2026, pgops.replication contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filter wrapper for release_packages."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.pgops.replication.plugins.plugin_utils.cluster import PlanError
+from ansible_collections.pgops.replication.plugins.plugin_utils.packages import release_packages as _release_packages
+
+
+def release_packages(madison_output, release, packages) -> list:
+    try:
+        return _release_packages(madison_output, release, packages)
+    except PlanError as error:
+        raise AnsibleFilterError(str(error)) from error
+
+
+class FilterModule:
+    def filters(self) -> dict:
+        return {"release_packages": release_packages}
