@@ -161,8 +161,8 @@ ansible_facts:
             - Each setting of RV(ansible_facts.pg_replication.pending_restart) with C(running), the value the server
               runs with (as C(SHOW) gives it), and C(wanted), the value its configuration files hold (the last one
               read, as written there). A rolling restart orders its restarts by them.
-            - C(wanted) is null when the login role may not read the files' settings (C(pg_file_settings): superusers
-              and members of C(pg_read_all_settings)); empty when the server is stopped.
+            - C(wanted) is null when the login role may not read C(pg_file_settings), which by default only superusers
+              may. Empty when the server is stopped.
           type: dict
           sample: {"max_connections": {"running": "100", "wanted": "200"}}
         data_dir:
