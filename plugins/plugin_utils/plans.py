@@ -476,6 +476,13 @@ HOT_STANDBY_SETTINGS = (
 PRIMARY_RESTARTS = ("switchover", "in_place", "report")
 
 
+def _with(values: dict, **changes) -> dict:
+    """A copy of a plan's values with some changed."""
+    merged = dict(values)
+    merged.update(changes)
+    return merged
+
+
 def _pending(member: dict) -> dict:
     """{setting: {"running": value, "wanted": value}} of the settings that wait for a restart of this member."""
     return dict((member["facts"] or {}).get("pending_restart_changes") or {})
@@ -541,7 +548,7 @@ def restart_plan(hosts, hostvars, primary_restart: str = "switchover", synchrono
             None,
             True,
             ["Nothing to restart: no member has a setting that waits for a restart."],
-            **dict(empty, primary=primary["host"]),
+            **_with(empty, primary=primary["host"]),
         )
     directions = _directions(waiting)
     if directions["up"] and directions["down"]:
@@ -550,7 +557,7 @@ def restart_plan(hosts, hostvars, primary_restart: str = "switchover", synchrono
             "no order of restarts keeps every standby replaying. Change them in two runs, the increases first. Nothing "
             "was restarted." % (", ".join(directions["up"]), ", ".join(directions["down"]))
         )
-        return _plan([refusal], refusal, False, [], **dict(empty, primary=primary["host"]))
+        return _plan([refusal], refusal, False, [], **_with(empty, primary=primary["host"]))
     streaming = [member for member in standbys if member["facts"].get("role") == "standby"]
     restarting = [member for member in standbys if _pending(member)]
     if method is not None and restarting and len(streaming) - 1 < needed:
@@ -559,7 +566,7 @@ def restart_plan(hosts, hostvars, primary_restart: str = "switchover", synchrono
             "restarting one would make commits wait until it is back. Nothing was restarted; add a standby first, or "
             "restart at a quiet time by hand." % (needed, synchronous, len(streaming))
         )
-        return _plan([refusal], refusal, False, [], **dict(empty, primary=primary["host"]))
+        return _plan([refusal], refusal, False, [], **_with(empty, primary=primary["host"]))
     lowered = bool(directions["down"])
     primary_waits = bool(_pending(primary))
     lines: list = []
@@ -570,7 +577,7 @@ def restart_plan(hosts, hostvars, primary_restart: str = "switchover", synchrono
                 "%s lowers %s: the primary restarts first, before any standby, and postgresql_primary_restart is report. "
                 "Nothing was restarted." % (primary["host"], ", ".join(directions["down"]))
             )
-            return _plan([refusal], refusal, False, [], **dict(empty, primary=primary["host"]))
+            return _plan([refusal], refusal, False, [], **_with(empty, primary=primary["host"]))
         restart_first = [primary["host"]]
         lines.append(
             "%d. %s (primary): restart in place first (%s): lowered settings go to the primary before any standby; writes "
@@ -672,14 +679,14 @@ def update_plan(hosts, hostvars, target, switch_back: bool = False) -> dict:
                 ", ".join("%s %s" % (host, shown[host]) for host in ahead),
             )
     if refusal is not None:
-        return _plan([refusal], refusal, False, [], **dict(empty, releases=shown))
+        return _plan([refusal], refusal, False, [], **_with(empty, releases=shown))
     primary = running_primaries(members)[0]
     standbys = [member["host"] for member in members if member is not primary]
     behind = [host for host in standbys if releases[host] < wanted]
     target_text = empty["target"]
     if not behind and releases[primary["host"]] == wanted:
         lines = ["Nothing to do: every member runs %s." % target_text]
-        return _plan([], None, True, lines, **dict(empty, primary=primary["host"], releases=shown))
+        return _plan([], None, True, lines, **_with(empty, primary=primary["host"], releases=shown))
     lines = [
         "%d. %s: %s -> %s: upgrade the packages, restart, wait until it streams from %s"
         % (number, host, shown[host], target_text, primary["host"])

@@ -25,7 +25,7 @@ def hostvars(**facts_by_host):
     return {host: ({"ansible_facts": {"pg_replication": facts}} if facts is not None else {}) for host, facts in facts_by_host.items()}
 
 
-def everywhere(pending, primary_host="node1", hosts=NODES):
+def everywhere(pending, primary_host="node1", hosts=tuple(NODES)):
     return hostvars(**{host: member("primary" if host == primary_host else "standby", dict(pending)) for host in hosts})
 
 
