@@ -64,7 +64,7 @@ integration: venv host-packages
 # scenario, each scenario's wall time is printed as it ends (docs/BENCHMARKS.md keeps the breakdown), and the target
 # fails when either lane fails.
 MOLECULE_SHARED_HOSTS := endpoints sync
-MOLECULE_OWN_HOSTS := quorum default pg17
+MOLECULE_OWN_HOSTS := quorum default pg17 rolling
 MOLECULE_SCENARIOS := $(MOLECULE_SHARED_HOSTS) $(MOLECULE_OWN_HOSTS)
 molecule: venv images
 	@rm -f tests/output/molecule/*.failed; $(MAKE) --no-print-directory molecule-lane SCENARIOS="$(MOLECULE_SHARED_HOSTS)" & shared=$$!; \

@@ -160,7 +160,8 @@ ansible_facts:
           description:
             - Each setting of RV(ansible_facts.pg_replication.pending_restart) with C(running), the value the server
               runs with (as C(SHOW) gives it), and C(wanted), the value its configuration files hold (the last one
-              read, as written there). A rolling restart orders its restarts by them.
+              read, as written there), or the built-in default when they no longer set it (in the setting's unit,
+              C(8192kB) for 1024 blocks of 8kB). A rolling restart orders its restarts by them.
             - C(wanted) is null when the login role may not read C(pg_file_settings), which by default only superusers
               may. Empty when the server is stopped.
           type: dict
@@ -316,7 +317,14 @@ def oldest_wal_lsn(connection) -> str | None:
 
 PENDING_RESTART_CHANGES_QUERY = """
 SELECT s.name, current_setting(s.name) AS running,
-       (SELECT f.setting FROM pg_file_settings f WHERE f.name = s.name ORDER BY f.seqno DESC LIMIT 1) AS wanted
+       coalesce(
+         (SELECT f.setting FROM pg_file_settings f WHERE f.name = s.name ORDER BY f.seqno DESC LIMIT 1),
+         -- Taken out of the files: the next start runs the built-in default, in the setting's unit (8kB blocks: x 8kB;
+         -- -1, "computed at start", as it is).
+         CASE WHEN s.unit IS NULL OR s.boot_val LIKE '-%' THEN s.boot_val
+              WHEN s.unit ~ '^[0-9]' THEN (s.boot_val::numeric * substring(s.unit FROM '^[0-9]+')::numeric)::text
+                                          || substring(s.unit FROM '[A-Za-z]+$')
+              ELSE s.boot_val || s.unit END) AS wanted
 FROM pg_settings s WHERE s.pending_restart ORDER BY s.name
 """
 

@@ -302,6 +302,15 @@ def cluster_status(hosts, hostvars, max_lag_bytes: int = 16 * 1024 * 1024, max_l
             if receiver
             else None,
         )
+        if facts.get("pending_restart"):
+            _problem(
+                problems,
+                host,
+                WARNING,
+                "pending-restart",
+                "%s wait%s for a restart (playbooks/restart.yml restarts the members one at a time)"
+                % (", ".join(facts["pending_restart"]), "s" if len(facts["pending_restart"]) == 1 else ""),
+            )
         if facts.get("role") == "standby":
             row.update(_standby_checks(member, primary, senders, slots, limits, problems))
         elif facts.get("role") in ("stopped", "absent"):

@@ -50,3 +50,11 @@ def release_packages(madison_output, release, packages) -> list:
             )
         chosen.append("%s=%s" % (package, matching[0]))
     return chosen
+
+
+def newest_release(madison_output, package) -> str:
+    """MAJOR.MINOR of the newest version of `package` apt lists (apt-cache madison lists the newest first)."""
+    versions = madison_versions(madison_output).get(str(package or ""), [])
+    if not versions:
+        raise PlanError("apt lists no version of %s: is the package name right, and apt's lists up to date?" % package)
+    return upstream_release(versions[0])

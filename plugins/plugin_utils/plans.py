@@ -574,7 +574,7 @@ def restart_plan(hosts, hostvars, primary_restart: str = "switchover", synchrono
     if lowered and primary_waits:
         if primary_restart == "report":
             refusal = (
-                "%s lowers %s: the primary restarts first, before any standby, and postgresql_primary_restart is report. "
+                "%s lowers %s: the primary restarts first, before any standby, and restart_primary is report. "
                 "Nothing was restarted." % (primary["host"], ", ".join(directions["down"]))
             )
             return _plan([refusal], refusal, False, [], **_with(empty, primary=primary["host"]))
@@ -606,7 +606,7 @@ def restart_plan(hosts, hostvars, primary_restart: str = "switchover", synchrono
         else:
             left_pending = [primary["host"]]
             lines.append(
-                "%d. %s (primary): waits for a restart (%s), left as is (postgresql_primary_restart: report)"
+                "%d. %s (primary): waits for a restart (%s), left as is (restart_primary: report)"
                 % (len(lines) + 1, primary["host"], _changes(_pending(primary)))
             )
     lines.append("%d. verify: one primary, every other member streaming from it" % (len(lines) + 1))

@@ -129,6 +129,7 @@ def test_all_filters_exist():
         "pgpass_line",
         "rejoin_plan",
         "release_packages",
+        "newest_release",
         "remove_plan",
         "replication_capacity",
         "restart_plan",

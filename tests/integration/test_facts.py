@@ -138,6 +138,23 @@ def test_pending_restart_changes_name_the_last_value_the_files_hold_and_none_wit
     }
 
 
+def test_a_setting_taken_out_of_the_files_waits_for_its_built_in_default(lab, modules):
+    primary = lab.primary()
+    config = os.path.join(primary.data_dir, "postgresql.conf")
+    with open(config) as handle:
+        original = handle.read()
+    primary.append_config("max_prepared_transactions = 5")
+    primary.stop()
+    primary.start()
+    assert primary.value("SHOW max_prepared_transactions") == "5"
+    with open(config, "w") as handle:
+        handle.write(original)
+    primary.query("SELECT pg_reload_conf()")
+    primary.wait_for("SELECT count(*) FROM pg_settings WHERE pending_restart", 1)
+    # initdb's file leaves max_prepared_transactions commented out: the next start runs PostgreSQL's own default, 0.
+    assert facts_of(modules, primary)["pending_restart_changes"] == {"max_prepared_transactions": {"running": "5", "wanted": "0"}}
+
+
 def test_a_standby_whose_primary_is_gone_reports_the_timeline_it_received(lab, modules):
     old = lab.primary("old")
     old.query("CREATE TABLE t (id int)")

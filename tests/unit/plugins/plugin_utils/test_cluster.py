@@ -51,3 +51,12 @@ def test_a_position_that_is_no_lsn_is_a_mistake_for_needed_wal_gone():
     )
     with pytest.raises(PlanError, match="needed_wal_gone"):
         needed_wal_gone("node2", "node1", variables)
+
+
+def test_a_setting_that_waits_for_a_restart_is_a_warning_that_names_the_way_out():
+    status = cluster_status(["node1"], facts(node1=dict(role="primary", pending_restart=["max_connections", "shared_buffers"])))
+    assert status["state"] == "warning"
+    assert status["warnings"] == [
+        "node1: max_connections, shared_buffers wait for a restart (playbooks/restart.yml restarts the members one at a time)"
+    ]
+    assert cluster_status(["node1"], facts(node1=dict(role="primary", pending_restart=[])))["state"] == "ok"

@@ -3,7 +3,12 @@
 import pytest
 
 from ansible_collections.pgops.replication.plugins.plugin_utils.cluster import PlanError
-from ansible_collections.pgops.replication.plugins.plugin_utils.packages import madison_versions, release_packages, upstream_release
+from ansible_collections.pgops.replication.plugins.plugin_utils.packages import (
+    madison_versions,
+    newest_release,
+    release_packages,
+    upstream_release,
+)
 
 MADISON = """\
 postgresql-15 | 15.20-0+deb12u1 | http://deb.debian.org/debian-security bookworm-security/main amd64 Packages
@@ -64,3 +69,15 @@ def test_the_filter_turns_a_plan_error_into_a_filter_error():
     assert packages.FilterModule().filters()["release_packages"](MADISON, "15.18", ["postgresql-15"]) == ["postgresql-15=15.18-0+deb12u1"]
     with pytest.raises(AnsibleFilterError, match="15.30 is not available"):
         packages.FilterModule().filters()["release_packages"](MADISON, "15.30", ["postgresql-15"])
+
+
+def test_the_newest_release_is_the_first_apt_lists_for_the_package():
+    assert newest_release(MADISON, "postgresql-15") == "15.20"
+    older_first_for_another = "postgresql-client-15 | 15.18-0+deb12u1 | http://deb.debian.org/debian bookworm/main amd64 Packages\n"
+    assert newest_release(MADISON + older_first_for_another, "postgresql-client-15") == "15.20"
+
+
+@pytest.mark.parametrize("package", ["postgresql-17", "", None])
+def test_no_newest_release_of_a_package_apt_does_not_list(package):
+    with pytest.raises(PlanError, match="apt lists no version of"):
+        newest_release(MADISON, package)

@@ -98,7 +98,7 @@ def test_report_leaves_the_primary_waiting_and_says_so():
     plan = restart_plan(NODES, everywhere({"max_connections": change(100, 200)}), "report")
     assert plan["standbys"] == ["node2", "node3"] and plan["left_pending"] == ["node1"]
     assert plan["switchover_to"] is None and plan["restart_primary"] is False
-    assert "left as is (postgresql_primary_restart: report)" in plan["lines"][2]
+    assert "left as is (restart_primary: report)" in plan["lines"][2]
 
 
 def test_only_the_members_that_wait_are_restarted():
