@@ -58,13 +58,14 @@ integration: venv host-packages
 	$(VENV)/bin/pytest -q tests/integration
 
 # Two lanes of scenarios at once, each one after the other within its lane: the scenarios on the shared hosts of
-# .config/molecule/config.yml (db1..db3, network pgops-molecule-db), and those that restate `platforms` with hosts
-# node1..node4 (networks pgops-molecule and pgops-molecule-quorum). Within a lane they share container names. Molecule
+# .config/molecule/config.yml (db1..db3, network pgops-molecule-db; pg17 restates them on its own image), and those that
+# restate `platforms` with hosts node1..node4 (networks pgops-molecule and pgops-molecule-quorum). The lanes are
+# balanced by the scenarios' times (docs/BENCHMARKS.md). Within a lane they share container names. Molecule
 # merges .config/molecule/config.yml under each molecule/<scenario>/molecule.yml. Each line is prefixed with its
 # scenario, each scenario's wall time is printed as it ends (docs/BENCHMARKS.md keeps the breakdown), and the target
 # fails when either lane fails.
-MOLECULE_SHARED_HOSTS := endpoints sync
-MOLECULE_OWN_HOSTS := quorum default pg17 rolling
+MOLECULE_SHARED_HOSTS := endpoints sync pg17
+MOLECULE_OWN_HOSTS := quorum default rolling
 MOLECULE_SCENARIOS := $(MOLECULE_SHARED_HOSTS) $(MOLECULE_OWN_HOSTS)
 molecule: venv images
 	@rm -f tests/output/molecule/*.failed; $(MAKE) --no-print-directory molecule-lane SCENARIOS="$(MOLECULE_SHARED_HOSTS)" & shared=$$!; \
@@ -114,8 +115,8 @@ clean:
 	rm -rf $(VENV) tests/output
 
 # Local lab images pgops-lab:debian12/debian13 (debootstrap + docker import; cached by content hash), and
-# pgops-lab:debian12-preinstalled with PostgreSQL's packages installed (the Molecule scenarios other than `default`
-# and `pg17`, which install from the mirror).
+# pgops-lab:debian12-preinstalled with PostgreSQL's packages installed (the Molecule scenarios other than `default`,
+# `rolling` and `pg17`, which install from the mirror).
 # Debian's packages this machine needs for the tests (PostgreSQL's server programs, psycopg, debootstrap, ...).
 host-packages:
 	lab/host-packages
