@@ -198,6 +198,21 @@ def two_members(result: dict | None) -> list:
     ]
 
 
+def rolling(result: dict | None) -> list:
+    if not result or "lower_gap" not in result:
+        return ["Rolling changes: not run (molecule test -s rolling)."]
+    return [
+        "**A minor update and restart-needed settings under writes** (`molecule test -s rolling`, a cluster built on "
+        "PostgreSQL 15.18): update.yml to 15.20 (once stopped by a failing apt on a standby, with the primary kept and "
+        "every member running, then run again) took %(update_seconds).1f s for %(members)d members; the writer's longest "
+        "pause was %(update_gap).2f s against %(switchover_gap).2f s for a plain switchover.yml right after; %(update_writes)d "
+        "writes acknowledged, 0 lost. max_connections raised through site.yml (the standbys one at a time, then a "
+        "switchover): longest pause %(raise_gap).2f s, at least %(raise_fewest_streaming)d standby streaming in each of "
+        "%(raise_samples)d samples, %(raise_writes)d writes, 0 lost; lowered (the primary first, in place): longest pause "
+        "%(lower_gap).2f s, %(lower_writes)d writes, 0 lost. No standby logged insufficient parameter settings." % result
+    ]
+
+
 def main() -> int:
     lines = [START, ""]
     for part in (
@@ -214,6 +229,7 @@ def main() -> int:
             load("quorum_asymmetric_split"),
         ),
         two_members(load("two_members")),
+        rolling(load("rolling_update")),
     ):
         lines += part + [""]
     lines.append(END)

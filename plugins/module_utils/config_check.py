@@ -103,3 +103,52 @@ def rejection_message(errors: list, restored: list, check_mode: bool) -> str:
     else:
         after = "The previous files are back in place (%s); fix the variables and run again." % ", ".join(restored)
     return "PostgreSQL rejects the configuration: %s. %s" % ("; ".join(errors), after)
+
+
+# A setting's name at the start of a line of a configuration file (comments start with #).
+SETTING_NAME = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(=|\s)", re.MULTILINE)
+RESTART_ONLY_SETTINGS = "SELECT name, setting, unit, current_setting(name) AS running FROM pg_settings WHERE context = 'postmaster'"
+MEMORY_UNITS = (("TB", 1024**4), ("GB", 1024**3), ("MB", 1024**2), ("kB", 1024), ("B", 1))
+TIME_UNITS = (("d", 86400000), ("h", 3600000), ("min", 60000), ("s", 1000), ("ms", 1))
+
+
+def setting_names(*texts: str | None) -> set:
+    """The settings named in configuration files' text, in lower case as PostgreSQL compares them."""
+    return {match.group(1).lower() for text in texts if text for match in SETTING_NAME.finditer(text)}
+
+
+def shown_value(setting: str, unit: str | None) -> str:
+    """A value as `postgres -C` and pg_settings.setting give it (a count of the setting's unit), as SHOW gives it: in
+    the largest unit it divides into evenly (6144 of 8kB is 48MB)."""
+    match = re.match(r"^(\d*)(B|kB|MB|GB|TB|ms|s|min|h|d)$", unit or "")
+    if not match or not re.match(r"^\d+$", setting or ""):
+        return setting
+    count = int(setting) * int(match.group(1) or 1)
+    units = MEMORY_UNITS if match.group(2) in dict(MEMORY_UNITS) else TIME_UNITS
+    base = dict(units)[match.group(2)]
+    total = count * base
+    if total == 0:
+        return "0"
+    # SHOW never goes below the setting's own unit (kB for a setting counted in 8kB blocks).
+    for name, size in units:
+        if size >= base and total % size == 0:
+            return "%d%s" % (total // size, name)
+    return "%d%s" % (count, match.group(2))
+
+
+def restart_changes(module, postgres: str, config_dir: str, names: set) -> dict:
+    """{setting: {"running": value, "wanted": value}} for the settings of `names` that only a restart applies and whose
+    value in the files of `config_dir` (read by the server program) differs from what the running server runs. Empty
+    when the server does not answer."""
+    try:
+        connection = try_connect(connection_kwargs(module.params))
+    except ConnectionFailed:
+        return {}
+    with connection:
+        rows = {row["name"]: row for row in fetch_all(connection, RESTART_ONLY_SETTINGS) if row["name"] in names}
+    changes = {}
+    for name, row in sorted(rows.items()):
+        wanted = setting_in_files(module, postgres, config_dir, name)
+        if wanted is not None and wanted != row["setting"]:
+            changes[name] = dict(running=row["running"], wanted=shown_value(wanted, row["unit"]))
+    return changes

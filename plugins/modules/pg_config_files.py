@@ -91,10 +91,22 @@ restored:
   returned: always
   type: list
   elements: str
+restart_changes:
+  description:
+    - The settings these files change that only a restart applies, whose value in the files (as the run leaves them)
+      differs from what the running server runs, with C(running) (as C(SHOW) gives it) and C(wanted). In check mode,
+      read by the server program from a copy of the configuration directory that holds the new files, so that a
+      check-mode run can say which restarts the real run leaves waiting.
+    - Empty when no file changes, when the server does not answer, or with O(hba=false).
+  returned: always
+  type: dict
+  version_added: 0.3.0
+  sample: {"max_connections": {"running": "100", "wanted": "130"}}
 """
 
 import os
 import re
+import shutil
 import stat
 import tempfile
 
@@ -105,6 +117,8 @@ from ansible_collections.pgops.replication.plugins.module_utils.config_check imp
     config_errors,
     prepare_check,
     rejection_message,
+    restart_changes,
+    setting_names,
 )
 
 MODE_PATTERN = re.compile(r"^0?[0-7]{3}$")
@@ -127,6 +141,14 @@ class Planned:
     @property
     def changes(self) -> bool:
         return self.before != self.content or self.before_mode != self.mode
+
+    @property
+    def before_text(self) -> str:
+        return (self.before or b"").decode("utf-8", "replace")
+
+    @property
+    def content_text(self) -> str:
+        return self.content.decode("utf-8", "replace")
 
     def diff(self) -> dict:
         return dict(
@@ -179,6 +201,31 @@ def plan_files(module) -> list:
     return planned
 
 
+def not_configuration(directory: str, names: list) -> list:
+    return [name for name in names if not name.endswith(".conf") and not os.path.isdir(os.path.join(directory, name))]
+
+
+def restart_changes_planned(module, postgres: str, changing: list) -> dict:
+    """What restart_changes would be once these files are written, read by the server program from a copy of the
+    configuration directory that holds them (check mode writes nothing in the real one)."""
+    if not module.params["hba"]:
+        return {}
+    config_dir = module.params["config_dir"]
+    names = setting_names(*[text for planned in changing for text in (planned.before_text, planned.content_text)])
+    with tempfile.TemporaryDirectory(prefix="pgops-config-") as scratch:
+        copy = os.path.join(scratch, "config")
+        # Only what the server program reads: PostgreSQL's include_dir reads files ending in .conf alone, and a
+        # configuration directory that is also the data directory is not copied whole.
+        shutil.copytree(config_dir, copy, symlinks=True, ignore=not_configuration)
+        for planned in changing:
+            relative = os.path.relpath(planned.path, config_dir)
+            if relative.startswith(os.pardir):
+                continue
+            with open(os.path.join(copy, relative), "wb") as candidate:
+                candidate.write(planned.content)
+        return restart_changes(module, postgres, copy, names)
+
+
 def main() -> None:
     argument_spec = config_check_argument_spec(
         files=dict(
@@ -199,7 +246,11 @@ def main() -> None:
     result = dict(changed=bool(changing), changed_files=[planned.path for planned in changing], errors=[], hba_checked=False, restored=[])
     if module._diff:
         result["diff"] = [planned.diff() for planned in changing]
-    if not changing or module.check_mode:
+    result["restart_changes"] = {}
+    if not changing:
+        module.exit_json(**result)
+    if module.check_mode:
+        result["restart_changes"] = restart_changes_planned(module, postgres, changing)
         module.exit_json(**result)
 
     written = []
@@ -214,6 +265,9 @@ def main() -> None:
 
     errors, result["hba_checked"] = config_errors(module, postgres)
     if not errors:
+        if module.params["hba"]:
+            names = setting_names(*[text for planned in changing for text in (planned.before_text, planned.content_text)])
+            result["restart_changes"] = restart_changes(module, postgres, module.params["config_dir"], names)
         module.exit_json(**result)
     for planned in changing:
         put_back(planned)

@@ -515,14 +515,32 @@ def _directions(members: list) -> dict:
     return directions
 
 
-def restart_plan(hosts, hostvars, primary_restart: str = "switchover", synchronous="off") -> dict:
+# What pg_config_files registered in site.yml's configure step (postgresql role): in check mode, the restarts its files
+# would leave waiting, which the servers cannot report since nothing was written.
+UNAPPLIED_RESULT = "postgresql_config_files_result"
+
+
+def _with_unapplied(members: list, hostvars) -> None:
+    """Add to each member's pending restarts those its configuration files would bring (check mode)."""
+    for member in members:
+        unapplied = ((hostvars[member["host"]] or {}).get(UNAPPLIED_RESULT) or {}).get("restart_changes") or {}
+        if unapplied and member["facts"] is not None:
+            pending = dict(member["facts"].get("pending_restart_changes") or {})
+            pending.update(unapplied)
+            member["facts"]["pending_restart_changes"] = pending
+
+
+def restart_plan(hosts, hostvars, primary_restart: str = "switchover", synchronous="off", unapplied: bool = False) -> dict:
     """The rolling restart of the members whose settings wait for one: the standbys one at a time, each back to
     streaming before the next, and the primary as `primary_restart` says (a switchover to a standby already restarted,
     a restart in place, or only a report). A lowered hot-standby setting goes to the primary first, in place, since no
-    standby may run below its primary; a raised one to the standbys first. One run never does both."""
+    standby may run below its primary; a raised one to the standbys first. One run never does both. With `unapplied`
+    (check mode), the restarts the configure step's files would bring count too."""
     if primary_restart not in PRIMARY_RESTARTS:
         raise PlanError("the primary's restart must be one of %s, got %r" % (", ".join(PRIMARY_RESTARTS), primary_restart))
     members = describe_members(hosts, hostvars)
+    if unapplied:
+        _with_unapplied(members, hostvars)
     method, needed = confirmations_needed(synchronous, len(members))
     empty = dict(primary=None, restart_first=[], standbys=[], switchover_to=None, restart_primary=False, left_pending=[])
     verdict = judge_primaries(members)

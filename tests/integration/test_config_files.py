@@ -161,3 +161,24 @@ def test_tls_turned_on_in_a_running_server_passes_its_hostssl_lines(lab, modules
     primary.query("SELECT pg_reload_conf()")
     primary.wait_for("SHOW ssl", "on")
     assert primary.value("SELECT count(*) FROM pg_hba_file_rules WHERE error IS NOT NULL") == 0
+
+
+def test_restart_changes_name_the_settings_only_a_restart_applies_in_check_mode_too(lab, modules):
+    primary = lab.primary()
+    drop_in = os.path.join(drop_in_dir(primary), "pgops.conf")
+    files = (dict(path=drop_in, content="max_connections = 130\nshared_buffers = '48MB'\nwork_mem = '8MB'\n"),)
+    # A reload-only setting (work_mem) is no restart change; shared_buffers is shown as SHOW shows it.
+    expected = {
+        "max_connections": {"running": "100", "wanted": "130"},
+        "shared_buffers": {"running": primary.value("SHOW shared_buffers"), "wanted": "48MB"},
+    }
+    checked = modules.run("pg_config_files", args(primary, *files), check=True)
+    assert checked["failed"] is False and checked["restart_changes"] == expected, checked
+    assert not os.path.exists(drop_in)
+    written = modules.run("pg_config_files", args(primary, *files))
+    assert written["failed"] is False and written["restart_changes"] == expected, written
+    # What the server itself reports once it has read them: the same settings wait for a restart.
+    primary.query("SELECT pg_reload_conf()")
+    primary.wait_for("SELECT count(*) FROM pg_settings WHERE pending_restart", 2)
+    again = modules.run("pg_config_files", args(primary, *files))
+    assert again["changed"] is False and again["restart_changes"] == {}, again

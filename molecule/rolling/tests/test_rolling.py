@@ -8,7 +8,8 @@
    and leaves one primary with every member running; run again, it completes under the recording writer: every member
    on 15.20 (server and package), no acknowledged write lost, and the writer's longest gap set against a plain
    switchover's, measured right after. site.yml then changes nothing.
-4. max_connections raised through site.yml under the writer, the primary's restart left to report: the standbys restart
+4. max_connections raised: site.yml --check prints the order of the restarts and changes nothing. Then through
+   site.yml under the writer, the primary's restart left to report: the standbys restart
    one at a time (one of them always streams); restart.yml --check prints the switchover and changes nothing;
    restart.yml switches over, and run again changes nothing. Then lowered: the primary restarts first, in place, and
    each standby only once it has replayed the primary's new values. Each time no standby stops or pauses replay on the
@@ -198,7 +199,13 @@ def test_the_update_run_again_completes_under_load_with_one_switchover():
     (status, output), baseline, _took = under_load(lambda: playbook("switchover", "new_primary=%s" % MEMBERS[0]))
     assert status == 0, output[-3000:]
     assert_nothing_lost(baseline)
-    FIGURES.update(update_gap=update_gap, switchover_gap=baseline.longest_gap(), update_seconds=took, members=len(MEMBERS))
+    FIGURES.update(
+        update_gap=update_gap,
+        update_writes=len(load.acknowledged),
+        switchover_gap=baseline.longest_gap(),
+        update_seconds=took,
+        members=len(MEMBERS),
+    )
     record("rolling_update", FIGURES)
     # One switchover, and standby restarts the writer never sees: within half again of a plain switchover's gap.
     assert update_gap <= 1.5 * baseline.longest_gap() + 0.5, FIGURES
@@ -211,6 +218,14 @@ RAISED = '{"postgresql_settings": {"max_connections": 130}}'
 def test_a_raised_max_connections_restarts_the_standbys_one_at_a_time_then_switches_over():
     primary = the_primary()
     standbys = [name for name in MEMBERS if name != primary]
+    # site.yml --check prints the order the real run takes, from what its files would change, and changes nothing.
+    status, output = playbook("site", RAISED, "--check")
+    assert status == 0, output[-3000:]
+    for number, name in enumerate(standbys, start=1):
+        assert "%d. %s: restart (max_connections 100 -> 130)" % (number, name) in output, output[-3000:]
+    assert "3. switch over to %s; %s starts again as its standby" % (standbys[0], primary) in output, output[-3000:]
+    assert {name: settings(name)["max_connections"] for name in MEMBERS} == {name: "100" for name in MEMBERS}
+    assert psql(primary, "SELECT count(*) FROM pg_settings WHERE pending_restart") == "0"
     marker = mark_logs()
 
     def raise_then_switch_over():
@@ -235,7 +250,9 @@ def test_a_raised_max_connections_restarts_the_standbys_one_at_a_time_then_switc
     assert {name: settings(name)["max_connections"] for name in MEMBERS} == {name: "130" for name in MEMBERS}
     assert parameter_check_failures(marker) == {name: [] for name in MEMBERS}
     assert_nothing_lost(load)
-    FIGURES.update(raise_gap=load.longest_gap())
+    FIGURES.update(
+        raise_gap=load.longest_gap(), raise_writes=len(load.acknowledged), raise_fewest_streaming=min(counts), raise_samples=len(counts)
+    )
     record("rolling_update", FIGURES)
     assert load.longest_gap() <= 1.5 * FIGURES["switchover_gap"] + 0.5, FIGURES
     # Nothing waits for a restart any more: restart.yml again changes nothing (site.yml again: after the next test).
@@ -254,7 +271,7 @@ def test_a_lowered_max_connections_restarts_the_primary_first_in_place():
     assert {name: settings(name)["max_connections"] for name in MEMBERS} == {name: "100" for name in MEMBERS}
     assert parameter_check_failures(marker) == {name: [] for name in MEMBERS}
     assert_nothing_lost(load)
-    FIGURES.update(lower_gap=load.longest_gap())
+    FIGURES.update(lower_gap=load.longest_gap(), lower_writes=len(load.acknowledged))
     record("rolling_update", FIGURES)
     assert load.longest_gap() <= 1.5 * FIGURES["switchover_gap"] + 0.5, FIGURES
     assert_site_changes_nothing()

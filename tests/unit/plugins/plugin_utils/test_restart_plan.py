@@ -163,3 +163,29 @@ def test_bad_input_is_a_plan_error(call, message):
 def test_the_filter_turns_a_plan_error_into_a_filter_error():
     with pytest.raises(AnsibleFilterError, match="got 'sometimes'"):
         topology.FilterModule().filters()["restart_plan"](NODES, everywhere({}), "sometimes")
+
+
+def test_in_check_mode_the_restarts_the_configure_step_would_bring_count_and_override_the_older_ones():
+    variables = everywhere({"shared_buffers": change("128MB", "256MB")})
+    for host in NODES:
+        variables[host]["postgresql_config_files_result"] = {"restart_changes": {"max_connections": change(100, 130)}}
+    variables["node3"]["postgresql_config_files_result"]["restart_changes"]["shared_buffers"] = change("128MB", "512MB")
+    plan = restart_plan(NODES, variables, "switchover", "off", True)
+    assert plan["standbys"] == ["node2", "node3"] and plan["switchover_to"] == "node2"
+    assert (
+        plan["lines"][1]
+        == "2. node3: restart (max_connections 100 -> 130, shared_buffers 128MB -> 512MB), then wait until it streams from node1 again"
+    )
+    # Without the flag (a real run), only what the servers report: the files were written and read by then.
+    assert (
+        restart_plan(NODES, variables)["lines"][1]
+        == "2. node3: restart (shared_buffers 128MB -> 256MB), then wait until it streams from node1 again"
+    )
+    # The hostvars themselves are not changed by planning.
+    assert variables["node3"]["ansible_facts"]["pg_replication"]["pending_restart_changes"] == {"shared_buffers": change("128MB", "256MB")}
+
+
+def test_in_check_mode_a_configure_step_that_changes_nothing_adds_nothing():
+    variables = hostvars(node1=member("primary"), node2=member("standby"), node3=member("standby"))
+    variables["node2"]["postgresql_config_files_result"] = {"restart_changes": {}}
+    assert restart_plan(NODES, variables, "switchover", "off", True)["done"]
