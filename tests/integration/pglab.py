@@ -1,9 +1,10 @@
 """Test lab: PostgreSQL servers on loopback, started with the distribution's server binaries, and a way to run
-this collection's modules exactly as Ansible runs them (AnsiballZ, the host's /usr/bin/python3 and its
-psycopg, become to the PostgreSQL OS user when the tests run as root)."""
+this collection's modules as a task's host runs them (the host's /usr/bin/python3 and its psycopg, the arguments
+Ansible hands a module, as the PostgreSQL OS user when the tests run as root), without an `ansible` process for each."""
 
 from __future__ import annotations
 
+import difflib
 import glob
 import json
 import os
@@ -222,14 +223,97 @@ class Lab:
                 instance.stop("immediate")
 
 
+def module_import_path(base: str) -> str:
+    """A directory with the `ansible` package of ANSIBLE's ansible-core alone in it, for the modules' imports: the host's
+    python must not see the rest of that venv (its psycopg is built for another python)."""
+    python = os.path.join(os.path.dirname(ANSIBLE), "python")
+    package = subprocess.run(
+        [python, "-c", "import ansible, os; print(os.path.dirname(ansible.__file__))"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    directory = os.path.join(base, "module-imports")
+    os.makedirs(directory, exist_ok=True)
+    link = os.path.join(directory, "ansible")
+    if not os.path.islink(link):
+        os.symlink(package, link)
+    return directory
+
+
+def rendered_diff(diffs) -> str:
+    """A module's diff as Ansible's default callback prints it: a header per file, then the changed lines."""
+    lines = []
+    for diff in diffs if isinstance(diffs, list) else [diffs]:
+        before, after = diff.get("before", ""), diff.get("after", "")
+        lines += difflib.unified_diff(
+            before.splitlines(keepends=True) if isinstance(before, str) else [json.dumps(before)],
+            after.splitlines(keepends=True) if isinstance(after, str) else [json.dumps(after)],
+            "before: %s" % diff.get("before_header", ""),
+            "after: %s" % diff.get("after_header", ""),
+        )
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+
+
 class ModuleRunner:
-    """Runs pgops.replication modules through `ansible` against localhost, as a playbook task would."""
+    """Runs pgops.replication modules on localhost as a task's host runs them: the host's python, the arguments Ansible
+    hands a module (check mode, diff), as the PostgreSQL OS user; the result as Ansible reads it from the module's
+    output. One python process per call, where an `ansible` run costs about six times its CPU (docs/BENCHMARKS.md). The
+    molecule scenarios run the modules through Ansible itself."""
 
     def __init__(self, base: str):
         self.tree = os.path.join(base, "ansible-results")
+        self.work = os.path.join(base, "module-runs")
+        os.makedirs(self.work, exist_ok=True)
+        chown_to_server_user(self.work)
+        os.chmod(self.work, 0o700)
+        self.import_path = module_import_path(base)
         self.calls: list = []
 
     def run(self, module: str, args: dict, check: bool = False, diff: bool = False) -> dict:
+        arguments = dict(
+            args,
+            _ansible_check_mode=check,
+            _ansible_diff=diff,
+            _ansible_module_name="pgops.replication." + module,
+            _ansible_no_log=False,
+            _ansible_debug=False,
+            _ansible_verbosity=0,
+            _ansible_keep_remote_files=False,
+            _ansible_tmpdir=self.work,
+        )
+        path = os.path.join(self.work, "args.json")
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+            json.dump({"ANSIBLE_MODULE_ARGS": arguments}, handle)
+        chown_to_server_user(path)
+        command = as_server_user([MODULE_PYTHON, "-m", "ansible_collections.pgops.replication.plugins.modules." + module, path])
+        home = pwd.getpwnam(SERVER_USER).pw_dir
+        environment = dict(os.environ, PYTHONPATH=self.import_path + os.pathsep + COLLECTIONS_PATH, HOME=home, LC_ALL="C.UTF-8")
+        completed = subprocess.run(command, capture_output=True, text=True, env=environment, cwd=self.work, check=False)
+        result = None
+        for line in reversed(completed.stdout.splitlines()):
+            if line.startswith("{"):
+                try:
+                    result = json.loads(line)
+                except ValueError:
+                    result = None
+                break
+        if result is None:
+            # What Ansible reports for a module that printed no result (a crash).
+            result = dict(
+                failed=True, msg="MODULE FAILURE", module_stdout=completed.stdout, module_stderr=completed.stderr, rc=completed.returncode
+            )
+        output = completed.stdout + completed.stderr
+        if "diff" in result:
+            # Ansible prints the diff and leaves it out of the result it stores.
+            output += rendered_diff(result.pop("diff"))
+        output += "".join("[WARNING]: %s\n" % warning for warning in result.get("warnings", []))
+        result["_output"] = output
+        result.setdefault("failed", completed.returncode != 0)
+        # Ansible's task result always says whether it changed something.
+        result.setdefault("changed", False)
+        self.calls.append((module, result))
+        return result
+
+    def run_with_ansible(self, module: str, args: dict, check: bool = False, diff: bool = False) -> dict:
+        """The same call through `ansible` itself (AnsiballZ, become with su, the tree callback)."""
         shutil.rmtree(self.tree, ignore_errors=True)
         command = [
             ANSIBLE,
@@ -272,6 +356,8 @@ class ModuleRunner:
         result["_output"] = completed.stdout + completed.stderr
         # The tree callback leaves out `failed`; ansible's exit status (2 for a failed task) says it.
         result.setdefault("failed", completed.returncode != 0)
+        # Ansible's task result always says whether it changed something.
+        result.setdefault("changed", False)
         self.calls.append((module, result))
         return result
 

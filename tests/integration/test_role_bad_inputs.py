@@ -451,13 +451,17 @@ def test_site_stops_at_its_first_role_task_on_a_system_it_does_not_support(base_
     tasks = [task for play in json.loads(completed.stdout)["plays"] for task in play["tasks"]]
     ran = [task["task"]["name"] for task in tasks]
     assert ran[-1] == "pgops.replication.postgresql : Stop on a system this role does not support", ran
-    # Before it only checks ran: the groups, fact gathering, --limit, the include and the role's argument spec (named
-    # after the entry point's description).
+    # Before it only checks ran: the groups, fact gathering, --limit, site.yml's variables, the include and the role's
+    # argument spec (named after the entry point's description).
     checks = {
         "Fail when the inventory has no host in the cluster's group",
         "Fail when the inventory has a pooler group without a host",
         "Gathering Facts",
         "Fail when --limit leaves members of the cluster out",
+        # site.yml's own variables (restart_primary), checked before any change.
+        "Check the variables' types, and that the required ones are given",
+        "Check the host names and the lower bounds",
+        "Give each variable that is not set its default",
     }
     assert len(ran) == len(checks) + 3 and all(name in checks or "identity" in name for name in ran[:-1]), ran
     message = tasks[-1]["hosts"]["node_a"]["msg"]
