@@ -161,7 +161,8 @@ def test_clone_killed_midway_keeps_the_old_directory_and_site_completes_it():
         finished.set()
         killer.join()
     status, output = process.returncode, "".join(lines)
-    assert killed, "the clone finished before it could be killed: %r" % [match.group(0) for _at, match in progress]
+    # With no progress line at all, the clone did not run or failed at once: site.yml's output says why.
+    assert killed, "the clone finished before it could be killed: %r\n%s" % ([match.group(0) for _at, match in progress], output[-6000:])
     assert status != 0, output[-3000:]
     killed_at = killed[0][1]
     before_kill = [match for at, match in progress if at < killed_at]
