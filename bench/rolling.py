@@ -23,6 +23,7 @@ import time
 CHECKOUT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(CHECKOUT, "molecule", "shared"))
 
+import switchover  # noqa: E402
 from writer import Writer, container_addresses  # noqa: E402
 
 PREFIX = "pgops-bench-rolling"
@@ -37,17 +38,7 @@ def run(command: list) -> subprocess.CompletedProcess:
 
 
 def playbook(name: str, variables_file: str, *extra: str) -> float:
-    """Run playbooks/<name>.yml on the lab; returns its wall time in seconds."""
-    command = [os.path.join(CHECKOUT, ".venv", "bin", "ansible-playbook"), "-i", INVENTORY, "-e", "@" + variables_file]
-    for assignment in extra:
-        command += ["-e", assignment]
-    command.append("playbooks/%s.yml" % name)
-    environment = dict(os.environ, PGOPS_LAB_PREFIX=PREFIX, ANSIBLE_CONFIG="ansible.cfg")
-    started = time.monotonic()
-    completed = subprocess.run(command, capture_output=True, text=True, cwd=CHECKOUT, env=environment, check=False)
-    if completed.returncode != 0:
-        raise SystemExit("%s failed:\n%s" % (name, (completed.stdout + completed.stderr)[-4000:]))
-    return time.monotonic() - started
+    return switchover.playbook(name, variables_file, *extra, inventory=INVENTORY, prefix=PREFIX)
 
 
 def server_versions() -> dict:

@@ -61,12 +61,13 @@ def write_inventory(path: str) -> None:
 INVENTORY = os.path.join(tempfile.gettempdir(), "pgops-bench-inventory.yml")
 
 
-def playbook(name: str, variables_file: str, *extra: str) -> float:
-    command = [os.path.join(CHECKOUT, ".venv", "bin", "ansible-playbook"), "-i", INVENTORY, "-e", "@" + variables_file]
+def playbook(name: str, variables_file: str, *extra: str, inventory: str = INVENTORY, prefix: str = PREFIX) -> float:
+    """Run playbooks/<name>.yml on the lab named `prefix`; returns its wall time in seconds (bench/rolling.py too)."""
+    command = [os.path.join(CHECKOUT, ".venv", "bin", "ansible-playbook"), "-i", inventory, "-e", "@" + variables_file]
     for assignment in extra:
         command += ["-e", assignment]
     command.append("playbooks/%s.yml" % name)
-    environment = dict(os.environ, PGOPS_LAB_PREFIX=PREFIX, ANSIBLE_CONFIG="ansible.cfg")
+    environment = dict(os.environ, PGOPS_LAB_PREFIX=prefix, ANSIBLE_CONFIG="ansible.cfg")
     started = time.monotonic()
     completed = subprocess.run(command, capture_output=True, text=True, cwd=CHECKOUT, env=environment, check=False)
     if completed.returncode != 0:
