@@ -115,8 +115,8 @@ clean:
 	rm -rf $(VENV) tests/output
 
 # Local lab images pgops-lab:debian12/debian13 (debootstrap + docker import; cached by content hash), and
-# pgops-lab:debian12-preinstalled with PostgreSQL's packages installed (the Molecule scenarios other than `default`,
-# `rolling` and `pg17`, which install from the mirror).
+# pgops-lab:debian12-preinstalled with PostgreSQL's packages installed (the Molecule scenarios other than `rolling`
+# and `pg17`, which install from the mirror).
 # Debian's packages this machine needs for the tests (PostgreSQL's server programs, psycopg, debootstrap, ...).
 host-packages:
 	lab/host-packages

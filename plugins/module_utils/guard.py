@@ -63,7 +63,9 @@ def start_guard_dropin(params: dict) -> str:
 
 
 def fence_service(params: dict) -> str:
-    command = ["/usr/bin/python3", params["program_path"], "watch", params["config_path"]]
+    # -I -S as for the health check: a primary runs this every few seconds, and only a run that finds it in a minority
+    # asks its peers, with psycopg from site-packages, which the program adds then.
+    command = ["/usr/bin/python3", "-I", "-S", params["program_path"], "watch", params["config_path"]]
     return (
         "# Managed by pgops.replication: a primary left in a minority of the members stops itself.\n"
         "[Unit]\n"

@@ -65,8 +65,13 @@ def write_config(member, members, **overrides) -> str:
     return path
 
 
+# The interpreter's flags each command runs with in its systemd unit (plugins/module_utils/guard.py): the watch without
+# site-packages until it asks a peer.
+FLAGS = {"start": [], "watch": ["-I", "-S"]}
+
+
 def run_guard(command: str, config: str):
-    return run_as_server_user([MODULE_PYTHON, GUARD, command, config])
+    return run_as_server_user([MODULE_PYTHON, *FLAGS[command], GUARD, command, config])
 
 
 def state_of(member) -> dict:
@@ -195,7 +200,7 @@ def test_standbys_restarting_together_keep_the_primary_up(lab, modules):
     config = write_config(a, [a, b, c], isolation_timeout=10)
     b.stop()
     c.stop()
-    watching = subprocess.Popen(as_server_user([MODULE_PYTHON, GUARD, "watch", config]), stderr=subprocess.PIPE, text=True)
+    watching = subprocess.Popen(as_server_user([MODULE_PYTHON, *FLAGS["watch"], GUARD, "watch", config]), stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 10
         while state_of(a).get("minority_since") is None:

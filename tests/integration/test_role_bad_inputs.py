@@ -311,7 +311,7 @@ CASES = [
         dict(haproxy_check_interval="2 seconds"),
         r"haproxy_check_interval, haproxy_timeout_connect, .* must be HAProxy times.*\(got 2 seconds, 4s, 30m, 30m\)",
     ),
-    ("haproxy", dict(haproxy_timeout_client="forever"), r"must be HAProxy times.*\(got 2s, 4s, forever, 30m\)"),
+    ("haproxy", dict(haproxy_timeout_client="forever"), r"must be HAProxy times.*\(got 3s, 4s, forever, 30m\)"),
     ("haproxy", dict(haproxy_write_port="fivefour"), r"haproxy_write_port.*int"),
     ("haproxy", dict(haproxy_read_includes_primary="perhaps"), r"haproxy_read_includes_primary.*bool"),
 ]

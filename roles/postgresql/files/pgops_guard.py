@@ -28,15 +28,16 @@ made by libpq from keyword arguments, and a peer is judged by the outcome of the
 from __future__ import annotations
 
 # The health check starts this program for every request a proxy sends, and the fence every few seconds: what is
-# imported here is paid on each run, so records are NamedTuples (dataclasses cost more than the rest of a check) and
-# the modules only some commands need are imported where they are used.
+# imported here is paid on each run. Records are named tuples from collections, which json's own imports load anyway
+# (typing's NamedTuple and dataclasses each cost more than the rest of a run on a standby); programs run through
+# run_program, not subprocess, whose imports cost as much again; what only some commands need is imported where they
+# use it.
 import json
 import os
 import re
-import subprocess
 import sys
 import time
-from typing import NamedTuple
+from collections import namedtuple
 
 START = "start"
 STANDBY = "standby"
@@ -50,46 +51,32 @@ SEGMENT_NAME = re.compile(r"^([0-9A-F]{8})[0-9A-F]{16}$")
 HISTORY_NAME = re.compile(r"^([0-9A-F]{8})\.history$")
 
 
-class Peer(NamedTuple):
-    """A member as the guard reaches it: at `address` when known, so that no name is resolved on the way (a slow or
-    failing name server must not cost a vote); `host` names it for its certificate and its password file entry."""
+class Peer(namedtuple("Peer", "name host port address", defaults=("",))):
+    """A member as the guard reaches it (name, host: str; port: int; address: str): at `address` when known, so that no
+    name is resolved on the way (a slow or failing name server must not cost a vote); `host` names it for its
+    certificate and its password file entry."""
 
-    name: str
-    host: str
-    port: int
-    address: str = ""
+    __slots__ = ()
 
 
-class PeerAnswer(NamedTuple):
-    """What one peer said over a replication connection; `answered` is False when no session was opened. `follows`: its
-    primary_slot_name is set, so it follows a primary (failover.yml empties it on the standbys it detaches)."""
+class PeerAnswer(namedtuple("PeerAnswer", "name answered primary system timeline follows error", defaults=(False, None, None, False, ""))):
+    """What one peer said over a replication connection; `answered` is False when no session was opened. `primary`,
+    `follows`: bools; `system`: str or None; `timeline`: int or None. `follows`: its primary_slot_name is set, so it
+    follows a primary (failover.yml empties it on the standbys it detaches)."""
 
-    name: str
-    answered: bool
-    primary: bool = False
-    system: str | None = None
-    timeline: int | None = None
-    follows: bool = False
-    error: str = ""
+    __slots__ = ()
 
 
-class GuardState(NamedTuple):
-    """What survives between runs and reboots: whether this cluster (`system`) has seen a majority vote for this
-    member, since when it is in a minority, and the last status reply time each voter sent."""
+class GuardState(namedtuple("GuardState", "system armed armed_members minority_since replies", defaults=(None, False, None, None, {}))):
+    """What survives between runs and reboots: whether this cluster (`system`, str or None) has seen a majority vote
+    for this member (`armed`), how many members the majority that armed it was counted among (`armed_members`; None in
+    a state written before it was kept), since when it is in a minority (`minority_since`, a time or None), and the
+    last status reply time each voter sent (`replies`, never changed in place: each new state gets a dict of its own)."""
 
-    system: str | None = None
-    armed: bool = False
-    # How many members the majority that armed it was counted among; None in a state written before it was kept.
-    armed_members: int | None = None
-    minority_since: float | None = None
-    # Never changed in place: each new state gets a dict of its own.
-    replies: dict = {}
+    __slots__ = ()
 
 
-class Verdict(NamedTuple):
-    action: str
-    reason: str
-    state: GuardState
+Verdict = namedtuple("Verdict", "action reason state")
 
 
 def majority(votes: int, members: int) -> bool:
@@ -260,22 +247,16 @@ def parse_controldata(text: str) -> dict:
 # Everything below touches the host: configuration, files, connections, systemd.
 
 
-class Config(NamedTuple):
-    member: str
-    data_dir: str
-    bin_dir: str
-    port: int
-    socket_dir: str
-    peers: tuple
-    replication_user: str
-    passfile: str
-    state_file: str
-    isolation_timeout: int
-    start_timeout: int
-    connect_timeout: int = 2
-    local_user: str = "postgres"
-    sslmode: str = ""
-    sslrootcert: str = ""
+CONFIG_FIELDS = (
+    "member data_dir bin_dir port socket_dir peers replication_user passfile state_file isolation_timeout start_timeout"
+    " connect_timeout local_user sslmode sslrootcert"
+)
+
+
+class Config(namedtuple("Config", CONFIG_FIELDS, defaults=(2, "postgres", "", ""))):
+    """The JSON file the postgresql role writes, with `peers` as a tuple of Peer."""
+
+    __slots__ = ()
 
     @property
     def members(self) -> int:
@@ -320,6 +301,40 @@ def save_state(path: str, state: GuardState) -> None:
             handle,
         )
     os.replace(new, path)
+
+
+def run_program(command: list, environment: dict | None = None, timeout: float | None = None) -> tuple:
+    """(exit status, standard output) of a program run with its standard input and error on /dev/null; (None, "") when
+    it cannot start, or outlasts `timeout` seconds and is killed."""
+    import select  # pylint: disable=import-outside-toplevel
+
+    read_end, write_end = os.pipe()
+    actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0), (os.POSIX_SPAWN_DUP2, write_end, 1)]
+    actions.append((os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0))
+    try:
+        pid = os.posix_spawn(command[0], command, os.environ if environment is None else environment, file_actions=actions)
+    except OSError:
+        os.close(read_end)
+        os.close(write_end)
+        return None, ""
+    os.close(write_end)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    chunks = []
+    try:
+        while True:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and (remaining <= 0 or not select.select([read_end], [], [], remaining)[0]):
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+                return None, ""
+            chunk = os.read(read_end, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(read_end)
+    status = os.waitpid(pid, 0)[1]
+    return os.waitstatus_to_exitcode(status), b"".join(chunks).decode("utf-8", "replace")
 
 
 def log(message: str) -> None:
@@ -368,6 +383,12 @@ def ask_peers(config: Config, within: float | None = None) -> list:
     resolution included), did not answer."""
     import threading  # pylint: disable=import-outside-toplevel
 
+    if sys.flags.no_site:
+        # Started with -S (the fence's runs, most of which ask no peer): psycopg is in site-packages. Added here, before
+        # the threads, which would otherwise each add them at once.
+        import site  # pylint: disable=import-outside-toplevel
+
+        site.main()
     answers: dict = {}
     limit = config.connect_timeout if within is None else max(0.1, min(float(config.connect_timeout), within))
 
@@ -385,14 +406,8 @@ def ask_peers(config: Config, within: float | None = None) -> list:
 
 def stopped_server_identity(config: Config) -> tuple:
     """The system identifier and newest timeline of the data directory of a server that is not running."""
-    completed = subprocess.run(
-        [os.path.join(config.bin_dir, "pg_controldata"), "-D", config.data_dir],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=dict(os.environ, LC_ALL="C"),
-    )
-    values = parse_controldata(completed.stdout) if completed.returncode == 0 else {}
+    status, output = run_program([os.path.join(config.bin_dir, "pg_controldata"), "-D", config.data_dir], dict(os.environ, LC_ALL="C"))
+    values = parse_controldata(output) if status == 0 else {}
     timelines = [int(values["Latest checkpoint's TimeLineID"])] if values.get("Latest checkpoint's TimeLineID", "").isdigit() else []
     try:
         from_files = timeline_of_files(os.listdir(os.path.join(config.data_dir, "pg_wal")))
@@ -477,13 +492,10 @@ def local_primary_state(config: Config) -> tuple:
     for query in PRIMARY_STATE_QUERIES:
         command += ["-c", query]
     environment = dict(os.environ, PGCONNECT_TIMEOUT="5", PGAPPNAME="pgops-guard")
-    try:
-        completed = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=30, check=False)
-    except (OSError, subprocess.TimeoutExpired):
+    status, output = run_program(command, environment, timeout=30)
+    if status != 0:
         return False, None, None, {}
-    if completed.returncode != 0:
-        return False, None, None, {}
-    return parse_primary_state(completed.stdout, {peer.name for peer in config.peers})
+    return parse_primary_state(output, {peer.name for peer in config.peers})
 
 
 def fence(config: Config, reason: str) -> None:
@@ -491,9 +503,7 @@ def fence(config: Config, reason: str) -> None:
     log("%s: stopping this primary, standby.signal left in place; run the rejoin playbook (pgops.replication.rejoin)" % reason)
     # A fast stop refuses new sessions and ends the running ones at once; -W: the stop's end (the walsenders' last
     # WAL) is not waited for here.
-    subprocess.run(
-        [os.path.join(config.bin_dir, "pg_ctl"), "stop", "-D", config.data_dir, "-m", "fast", "-W"], capture_output=True, check=False
-    )
+    run_program([os.path.join(config.bin_dir, "pg_ctl"), "stop", "-D", config.data_dir, "-m", "fast", "-W"])
 
 
 # A member votes when its status reply changed between two looks this far apart (standbys reply every second), so
@@ -545,16 +555,13 @@ def run_watch(config: Config) -> int:
     return 0
 
 
-class Health(NamedTuple):
-    """What the health check knows of the member: whether its server answers, and as what."""
+class Health(
+    namedtuple("Health", "running in_recovery streaming lag_bytes standby_signal isolated", defaults=(False, False, None, False, False))
+):
+    """What the health check knows of the member: whether its server answers, and as what. `lag_bytes`: bytes the
+    standby has yet to replay of what its primary last reported having; None when not known."""
 
-    running: bool
-    in_recovery: bool = False
-    streaming: bool = False
-    # Bytes the standby has yet to replay of what its primary last reported having; None when not known.
-    lag_bytes: int | None = None
-    standby_signal: bool = False
-    isolated: bool = False
+    __slots__ = ()
 
     @property
     def role(self) -> str:
@@ -667,11 +674,8 @@ def local_health(config: Config) -> Health:
     command = [os.path.join(config.bin_dir, "psql"), "-X", "-A", "-t", "-q", "-F", FIELD, "-h", config.socket_dir, "-p", str(config.port)]
     command += ["-U", config.local_user, "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-c", HEALTH_QUERY]
     environment = dict(os.environ, PGCONNECT_TIMEOUT="2", PGAPPNAME="pgops-health")
-    try:
-        completed = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=4, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return Health(False, standby_signal=standby_signal, isolated=isolated)
-    return parse_health(completed.stdout if completed.returncode == 0 else "", standby_signal, isolated)
+    status, output = run_program(command, environment, timeout=4)
+    return parse_health(output if status == 0 else "", standby_signal, isolated)
 
 
 def serve_health(config: Config, reader, writer) -> int:

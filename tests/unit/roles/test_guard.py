@@ -5,13 +5,14 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import time
 
 import pytest
 
 GUARD_PATH = os.path.join(os.path.dirname(__file__), "..", "..", "..", "roles", "postgresql", "files", "pgops_guard.py")
 spec = importlib.util.spec_from_file_location("pgops_guard", GUARD_PATH)
 guard = importlib.util.module_from_spec(spec)
-# dataclasses look their module up by name.
+# Named tuples and pickling look their module up by name.
 sys.modules["pgops_guard"] = guard
 spec.loader.exec_module(guard)
 
@@ -319,3 +320,43 @@ def test_primary_state_of_a_standby_or_of_nothing():
     assert guard.parse_primary_state("t\x1f7401\x1f\n", {"b"}) == (False, "7401", None, {})
     assert guard.parse_primary_state("", {"b"}) == (False, None, None, {})
     assert guard.parse_primary_state("f\x1f7401\x1f\n", {"b"}) == (False, "7401", None, {})
+
+
+def test_run_program_returns_the_exit_status_and_standard_output():
+    assert guard.run_program([sys.executable, "-c", "import sys; print('out ü'); print('err', file=sys.stderr); sys.exit(3)"]) == (
+        3,
+        "out ü\n",
+    )
+
+
+def test_run_program_passes_the_environment_it_is_given():
+    status, output = guard.run_program([sys.executable, "-c", "import os; print(os.environ['PROBE'])"], {"PROBE": "x y"})
+    assert (status, output) == (0, "x y\n")
+
+
+def test_run_program_gives_its_program_no_standard_input():
+    assert guard.run_program([sys.executable, "-c", "import sys; print(repr(sys.stdin.read()))"], timeout=10) == (0, "''\n")
+
+
+def test_run_program_that_cannot_start_gives_none():
+    assert guard.run_program(["/nonexistent/psql", "-c", "SELECT 1"]) == (None, "")
+
+
+def test_run_program_kills_a_program_past_its_timeout_and_leaves_no_child(tmp_path):
+    marker = tmp_path / "pid"
+    started = time.monotonic()
+    program = "import os, sys, time; open(sys.argv[1], 'w').write(str(os.getpid())); print('partial', flush=True); time.sleep(30)"
+    assert guard.run_program([sys.executable, "-c", program, str(marker)], timeout=1.0) == (None, "")
+    assert time.monotonic() - started < 10
+    with pytest.raises(ChildProcessError):
+        os.waitpid(int(marker.read_text()), os.WNOHANG)
+
+
+def test_the_program_imports_neither_typing_nor_subprocess():
+    """What a run imports is paid on every health check and every fence run (see the comment above its imports)."""
+    probe = "import sys; exec(open(sys.argv[1]).read(), {'__name__': 'probe'}); print(' '.join(sorted(sys.modules)))"
+    status, output = guard.run_program([sys.executable, "-I", "-S", "-c", probe, GUARD_PATH])
+    assert status == 0
+    loaded = set(output.split())
+    assert "json" in loaded
+    assert not loaded & {"typing", "subprocess", "dataclasses", "psycopg", "threading", "socket", "urllib.parse"}

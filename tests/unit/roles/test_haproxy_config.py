@@ -99,7 +99,7 @@ def test_write_port_sends_to_the_member_that_answers_primary():
     assert config["frontend postgresql_write"] == ["bind *:5000", "default_backend postgresql_write"]
     backend = config["backend postgresql_write"]
     assert "option httpchk GET /primary" in backend and "http-check expect status 200" in backend
-    assert "default-server inter 2s fall 2 rise 1 on-marked-down shutdown-sessions" in backend
+    assert "default-server inter 3s fall 2 rise 1 on-marked-down shutdown-sessions" in backend
     assert servers(backend) == ["server %s %s check port %d" % (name, address, port) for name, (address, port) in SERVERS.items()]
 
 
@@ -109,7 +109,7 @@ def test_read_port_takes_the_streaming_standbys_in_turn():
     backend = config["backend postgresql_read"]
     assert "balance roundrobin" in backend and "http-check expect status 200" in backend
     assert [line for line in backend if "httpchk" in line] == ["option httpchk GET /replica"]
-    assert "default-server inter 2s fall 2 rise 1 on-marked-down shutdown-sessions" in backend
+    assert "default-server inter 3s fall 2 rise 1 on-marked-down shutdown-sessions" in backend
     assert servers(backend) == ["server %s %s check port %d" % (name, address, port) for name, (address, port) in SERVERS.items()]
 
 

@@ -121,7 +121,15 @@ def test_exec_lines_keep_paths_with_spaces_and_specifiers_literal():
         '/etc/pg conf/15%i/$HOME"x".json',
     ]
     watch = exec_line(found[SERVICE].text, "ExecStart")
-    assert shlex.split(watch.replace("%%", "%").replace("$$", "$"))[-2:] == ["watch", '/etc/pg conf/15%i/$HOME"x".json']
+    # -I -S: the fence's runs skip site-packages (tests/integration/test_guard.py runs it so, peers asked included).
+    assert shlex.split(watch.replace("%%", "%").replace("$$", "$")) == [
+        "/usr/bin/python3",
+        "-I",
+        "-S",
+        "/usr/local/lib/pgops-guard",
+        "watch",
+        '/etc/pg conf/15%i/$HOME"x".json',
+    ]
 
 
 def test_systemd_quote():
