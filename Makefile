@@ -55,7 +55,7 @@ unit: venv
 	$(VENV)/bin/pytest -q tests/unit
 
 integration: venv host-packages
-	$(VENV)/bin/pytest -q tests/integration
+	$(VENV)/bin/pytest -q --durations=25 tests/integration
 
 # Two lanes of scenarios at once, each one after the other within its lane: the scenarios on the shared hosts of
 # .config/molecule/config.yml (db1..db3, network pgops-molecule-db; pg17 restates them on its own image), and those that
