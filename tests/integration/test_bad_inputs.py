@@ -364,7 +364,7 @@ def batch(base_dir):
     lab = Lab(primary, directory, free_port())
     cases = all_cases()
     before = snapshot(lab)
-    results = run_module_batch([call_for(case, lab) for case in cases], directory)
+    results = run_module_batch([call_for(case, lab) for case in cases], os.path.join(base_dir, "bad_input_runs"))
     after = snapshot(lab)
     yield lab, cases, results, before, after
     servers.close()
@@ -376,7 +376,7 @@ def snapshot(lab: Lab) -> dict:
         roles=primary.query("SELECT rolname, rolsuper, rolreplication, rolconnlimit FROM pg_roles ORDER BY 1"),
         databases=primary.query("SELECT datname FROM pg_database ORDER BY 1"),
         slots=primary.query("SELECT slot_name FROM pg_replication_slots ORDER BY 1"),
-        entries=sorted(name for name in os.listdir(lab.base) if name != "batch.yml"),
+        entries=sorted(os.listdir(lab.base)),
         in_recovery=primary.value("SELECT pg_is_in_recovery()"),
         postmaster_start=primary.value("SELECT pg_postmaster_start_time()"),
         data_files=sorted(os.listdir(primary.data_dir)),
