@@ -309,8 +309,11 @@ def run_program(command: list, environment: dict | None = None, timeout: float |
     import select  # pylint: disable=import-outside-toplevel
 
     read_end, write_end = os.pipe()
-    actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0), (os.POSIX_SPAWN_DUP2, write_end, 1)]
-    actions.append((os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0))
+    actions = [
+        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_DUP2, write_end, 1),
+        (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
+    ]
     try:
         pid = os.posix_spawn(command[0], command, os.environ if environment is None else environment, file_actions=actions)
     except OSError:
@@ -324,7 +327,9 @@ def run_program(command: list, environment: dict | None = None, timeout: float |
         while True:
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and (remaining <= 0 or not select.select([read_end], [], [], remaining)[0]):
-                os.kill(pid, 9)
+                import signal  # pylint: disable=import-outside-toplevel
+
+                os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
                 return None, ""
             chunk = os.read(read_end, 65536)

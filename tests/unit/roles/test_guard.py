@@ -12,7 +12,7 @@ import pytest
 GUARD_PATH = os.path.join(os.path.dirname(__file__), "..", "..", "..", "roles", "postgresql", "files", "pgops_guard.py")
 spec = importlib.util.spec_from_file_location("pgops_guard", GUARD_PATH)
 guard = importlib.util.module_from_spec(spec)
-# Named tuples and pickling look their module up by name.
+# Registered as an import would register it.
 sys.modules["pgops_guard"] = guard
 spec.loader.exec_module(guard)
 
@@ -335,7 +335,19 @@ def test_run_program_passes_the_environment_it_is_given():
 
 
 def test_run_program_gives_its_program_no_standard_input():
-    assert guard.run_program([sys.executable, "-c", "import sys; print(repr(sys.stdin.read()))"], timeout=10) == (0, "''\n")
+    # The health check's own standard input is the client's connection: a program it runs must not read from it.
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"the client's request")
+    os.close(write_end)
+    saved = os.dup(0)
+    os.dup2(read_end, 0)
+    try:
+        result = guard.run_program([sys.executable, "-c", "import sys; print(repr(sys.stdin.read()))"], timeout=10)
+    finally:
+        os.dup2(saved, 0)
+        os.close(saved)
+        os.close(read_end)
+    assert result == (0, "''\n")
 
 
 def test_run_program_that_cannot_start_gives_none():
