@@ -669,7 +669,9 @@ def write_response(writer, status: int, body: dict, head_only: bool) -> None:
         REASONS[status],
         len(payload),
     )
-    writer.write(head.encode("latin-1") + (b"" if head_only else payload))
+    answer = memoryview(head.encode("latin-1") + (b"" if head_only else payload))
+    while answer:
+        answer = answer[writer.write(answer) :]
     writer.flush()
 
 
@@ -703,12 +705,17 @@ def run_health(config: Config) -> int:
 
     connection = socket.socket(fileno=sys.stdin.fileno())
     connection.settimeout(REQUEST_TIMEOUT)
-    with connection.makefile("rb") as reader, connection.makefile("wb") as writer:
-        try:
-            return serve_health(config, reader, writer)
-        except OSError:
-            # The client went away or was too slow: nothing to answer.
-            return 0
+    # Unbuffered: an answer the client no longer waits for fails in write_response, not again when the files close.
+    reader, writer = connection.makefile("rb"), connection.makefile("wb", buffering=0)
+    try:
+        return serve_health(config, reader, writer)
+    except OSError:
+        # The client went away or was too slow (a proxy whose check timed out): nothing to answer.
+        return 0
+    finally:
+        reader.close()
+        writer.close()
+        connection.close()
 
 
 USAGE = "usage: pgops_guard.py {start,watch,health} CONFIG"

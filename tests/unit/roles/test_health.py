@@ -152,3 +152,20 @@ def test_endless_headers_get_400(monkeypatch):
 def test_a_path_that_does_not_exist_is_answered_without_looking(monkeypatch):
     head, _payload, looked = answer_of(b"GET /metrics HTTP/1.1\r\n\r\n", PRIMARY, monkeypatch)
     assert head[0] == "HTTP/1.1 404 Not Found" and looked == []
+
+
+def test_a_client_gone_before_the_answer_ends_the_run_quietly(monkeypatch):
+    """A proxy whose check timed out has closed its end: the answer cannot be written, and the run ends with status 0
+    and nothing on standard error, not a traceback in the journal for every late check."""
+    import socket
+
+    served, client = socket.socketpair()
+    client.sendall(b"GET /primary HTTP/1.1\r\n\r\n")
+    client.close()
+    monkeypatch.setattr(guard, "local_health", lambda _config: PRIMARY)
+    descriptor = served.detach()
+    monkeypatch.setattr(guard.sys, "stdin", type("SystemdStdin", (), {"fileno": lambda _self: descriptor})())
+    errors = io.StringIO()
+    monkeypatch.setattr(guard.sys, "stderr", errors)
+    assert guard.run_health("config") == 0
+    assert errors.getvalue() == ""
