@@ -384,8 +384,9 @@ def _text(value) -> str:
 
 
 def ask_peers(config: Config, within: float | None = None) -> list:
-    """Every peer at once; one that has not answered within connect_timeout, or `within` seconds when shorter (name
-    resolution included), did not answer."""
+    """Every peer at once. One that has not answered within connect_timeout of the driver being loaded, or by `within`
+    seconds after the call when that comes first, did not answer."""
+    called = time.monotonic()
     import threading  # pylint: disable=import-outside-toplevel
 
     if sys.flags.no_site:
@@ -394,8 +395,16 @@ def ask_peers(config: Config, within: float | None = None) -> list:
         import site  # pylint: disable=import-outside-toplevel
 
         site.main()
+    # The driver is loaded before the peers' time starts: on a busy host its import takes seconds, which would otherwise
+    # come out of that time (and a new primary's votes with it). `within` (the end of a minority's timeout) still
+    # counts from the call, so a slow import never delays a fence.
+    import psycopg  # noqa: F401  # pylint: disable=import-outside-toplevel,unused-import
+
     answers: dict = {}
-    limit = config.connect_timeout if within is None else max(0.1, min(float(config.connect_timeout), within))
+    loaded = time.monotonic()
+    deadline = loaded + config.connect_timeout
+    if within is not None:
+        deadline = min(deadline, called + max(0.1, within))
 
     def ask(peer: Peer) -> None:
         answers[peer.name] = ask_peer(config, peer)
@@ -403,10 +412,10 @@ def ask_peers(config: Config, within: float | None = None) -> list:
     threads = [threading.Thread(target=ask, args=(peer,), daemon=True) for peer in config.peers]
     for thread in threads:
         thread.start()
-    deadline = time.monotonic() + limit
     for thread in threads:
         thread.join(max(0.0, deadline - time.monotonic()))
-    return [answers.get(peer.name, PeerAnswer(peer.name, False, error="no answer within %.1f s" % limit)) for peer in config.peers]
+    silence = "no answer within %.1f s" % max(0.0, deadline - loaded)
+    return [answers.get(peer.name, PeerAnswer(peer.name, False, error=silence)) for peer in config.peers]
 
 
 def stopped_server_identity(config: Config) -> tuple:

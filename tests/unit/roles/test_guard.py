@@ -372,3 +372,62 @@ def test_the_program_imports_neither_typing_nor_subprocess():
     loaded = set(output.split())
     assert "json" in loaded
     assert not loaded & {"typing", "subprocess", "dataclasses", "psycopg", "threading", "socket", "urllib.parse"}
+
+
+class SlowImportOfADriver:
+    """A meta path finder that gives `psycopg` as a stand-in module after `seconds`: the guard's own import of its
+    driver, slow on a busy host, must not eat the time its peers have to answer."""
+
+    def __init__(self, seconds, connect_seconds=0.0):
+        self.seconds = seconds
+        self.connect_seconds = connect_seconds
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "psycopg":
+            return None
+        return importlib.util.spec_from_loader(name, self)
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        time.sleep(self.seconds)
+
+        class Session:
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *_exc):
+                return False
+
+            def execute(self, statement):
+                rows = {"SHOW in_hot_standby": ("on",), "SHOW primary_slot_name": ("b",), "IDENTIFY_SYSTEM": (SYSTEM, 1, "0/1", None)}
+                return type("Rows", (), {"fetchone": lambda _self: rows[statement]})()
+
+        module.Error = type("Error", (Exception,), {})
+        module.ClientCursor = object
+        module.connect = lambda **_kwargs: time.sleep(self.connect_seconds) or Session()
+
+
+def test_a_slow_import_of_the_driver_does_not_count_against_the_peers_time(monkeypatch):
+    monkeypatch.delitem(sys.modules, "psycopg", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [SlowImportOfADriver(1.5)] + sys.meta_path)
+    config = guard.Config(
+        member="a", data_dir="/d", bin_dir="/b", port=5432, socket_dir="/s", peers=(guard.Peer("b", "b.example", 5432),),
+        replication_user="rep", passfile="/p", state_file="/x", isolation_timeout=10, start_timeout=60, connect_timeout=1,
+    )  # fmt: skip
+    assert guard.ask_peers(config) == [standby("b")]
+
+
+def test_a_slow_import_of_the_driver_never_delays_the_end_of_a_minority(monkeypatch):
+    """`within` is when a minority's timeout ends: counted from the call, import included, so a fence comes on time."""
+    monkeypatch.delitem(sys.modules, "psycopg", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [SlowImportOfADriver(1.0, connect_seconds=0.3)] + sys.meta_path)
+    config = guard.Config(
+        member="a", data_dir="/d", bin_dir="/b", port=5432, socket_dir="/s", peers=(guard.Peer("b", "b.example", 5432),),
+        replication_user="rep", passfile="/p", state_file="/x", isolation_timeout=10, start_timeout=60, connect_timeout=2,
+    )  # fmt: skip
+    started = time.monotonic()
+    answers = guard.ask_peers(config, within=0.5)
+    assert time.monotonic() - started < 1.3
+    assert [answer.answered for answer in answers] == [False]
