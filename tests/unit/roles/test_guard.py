@@ -409,13 +409,18 @@ class SlowImportOfADriver:
         module.connect = lambda **_kwargs: time.sleep(self.connect_seconds) or Session()
 
 
+def config_with_one_peer(connect_timeout):
+    return guard.Config(
+        member="a", data_dir="/d", bin_dir="/b", port=5432, socket_dir="/s", peers=(guard.Peer("b", "b.example", 5432),),
+        replication_user="rep", passfile="/p", state_file="/x", isolation_timeout=10, start_timeout=60,
+        connect_timeout=connect_timeout,
+    )  # fmt: skip
+
+
 def test_a_slow_import_of_the_driver_does_not_count_against_the_peers_time(monkeypatch):
     monkeypatch.delitem(sys.modules, "psycopg", raising=False)
     monkeypatch.setattr(sys, "meta_path", [SlowImportOfADriver(1.5)] + sys.meta_path)
-    config = guard.Config(
-        member="a", data_dir="/d", bin_dir="/b", port=5432, socket_dir="/s", peers=(guard.Peer("b", "b.example", 5432),),
-        replication_user="rep", passfile="/p", state_file="/x", isolation_timeout=10, start_timeout=60, connect_timeout=1,
-    )  # fmt: skip
+    config = config_with_one_peer(connect_timeout=1)
     assert guard.ask_peers(config) == [standby("b")]
 
 
@@ -423,10 +428,7 @@ def test_a_slow_import_of_the_driver_never_delays_the_end_of_a_minority(monkeypa
     """`within` is when a minority's timeout ends: counted from the call, import included, so a fence comes on time."""
     monkeypatch.delitem(sys.modules, "psycopg", raising=False)
     monkeypatch.setattr(sys, "meta_path", [SlowImportOfADriver(1.0, connect_seconds=0.3)] + sys.meta_path)
-    config = guard.Config(
-        member="a", data_dir="/d", bin_dir="/b", port=5432, socket_dir="/s", peers=(guard.Peer("b", "b.example", 5432),),
-        replication_user="rep", passfile="/p", state_file="/x", isolation_timeout=10, start_timeout=60, connect_timeout=2,
-    )  # fmt: skip
+    config = config_with_one_peer(connect_timeout=2)
     started = time.monotonic()
     answers = guard.ask_peers(config, within=0.5)
     assert time.monotonic() - started < 1.3
