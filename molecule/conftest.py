@@ -34,19 +34,19 @@ class ScenarioCpu:
         self.scenario = scenario
         self.containers = containers
         self.tests: list[dict] = []
-        self._started: tuple[float, float, float] | None = None
+        self._started: tuple[float, float, dict[str, float]] | None = None
 
-    def containers_cpu(self) -> float:
-        total = 0.0
+    def containers_cpu(self) -> dict[str, float]:
+        used = {}
         for container in self.containers:
             try:
                 path, kind = container_cpu_file(container)
                 with open(path, encoding="ascii") as handle:
-                    total += parse_cpu_seconds(handle.read(), kind)
+                    used[container] = parse_cpu_seconds(handle.read(), kind)
             except (LookupError, OSError, ValueError):
                 # A container between a kill and its start has no cgroup: its CPU is counted once it runs again.
                 continue
-        return total
+        return used
 
     def start(self) -> None:
         self._started = (time.monotonic(), own_and_children_cpu(), self.containers_cpu())
@@ -55,12 +55,19 @@ class ScenarioCpu:
         if self._started is None:
             return
         wall, controller, members = self._started
+        now = self.containers_cpu()
+        # A container started again (docker kill, docker start) has a new cgroup, counted from zero: what it used
+        # before its kill is lost, so a test that kills members reads a little low.
+        used = 0.0
+        for container, seconds in now.items():
+            before = members.get(container, 0.0)
+            used += seconds - before if seconds >= before else seconds
         self.tests.append(
             dict(
                 test=test,
                 wall=round(time.monotonic() - wall, 1),
                 controller=round(own_and_children_cpu() - controller, 1),
-                members=round(self.containers_cpu() - members, 1),
+                members=round(used, 1),
             )
         )
         self._started = None
@@ -116,6 +123,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     terminalreporter.write_line(
         "all %d tests: %.0f CPU-s (controller %.0f, containers %.0f) in %.0f s"
         % (len(tests), controller + members, controller, members, wall)
+    )
+    terminalreporter.write_line(
+        "the scenario's containers since they last started (converge, idempotence and every test): %.0f CPU-s"
+        % sum(accounting.containers_cpu().values())
     )
     for test in tests[:SHOWN]:
         terminalreporter.write_line(
