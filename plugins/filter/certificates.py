@@ -6,10 +6,14 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.pgops.replication.plugins.plugin_utils.certificates import certificate_renewal as _certificate_renewal
-
 
 def certificate_renewal(pem, dns_names, addresses, renew_days=30) -> dict:
+    # Imported here, not when the file loads: Ansible loads every filter file of the collection in each worker that
+    # looks up any of its filters, and the certificate reader's cryptography import was the largest part of that.
+    from ansible_collections.pgops.replication.plugins.plugin_utils.certificates import (  # pylint: disable=import-outside-toplevel
+        certificate_renewal as _certificate_renewal,
+    )
+
     if pem is not None and not isinstance(pem, str):
         raise AnsibleFilterError("certificate_renewal: expected the certificate as PEM text, got %r" % (pem,))
     try:
