@@ -81,15 +81,15 @@ molecule: venv images
 # Each scenario's line says its wall time and the CPU of everything it ran outside its containers (Molecule, Ansible,
 # the tests and their clients; the containers' own CPU is in the verifier's "CPU by test" section).
 molecule-lane: venv
-	@set -o pipefail; mkdir -p tests/output/molecule; for scenario in $(SCENARIOS); do started=$$(date +%s); \
-	  cpu_before=$$(awk '{print $$16 + $$17}' /proc/$$$$/stat); \
+	@set -o pipefail; mkdir -p tests/output/molecule; children_cpu() { awk '{print $$16 + $$17}' /proc/$$$$/stat; }; \
+	  for scenario in $(SCENARIOS); do started=$$(date +%s); cpu_before=$$(children_cpu); \
 	  log=tests/output/molecule/$$scenario.log; rm -f tests/output/molecule/$$scenario.failed; \
 	  if ! PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/molecule test -s $$scenario 2>&1 | sed -u "s/^/$$scenario| /" | tee $$log; then \
 	    sed 's/\x1b\[[0-9;]*m//g' $$log | grep -E '(FAILED|Error|^[^|]*\|[ │]*E  |fatal: \[|failed: \[)' | tail -60 \
 	      >tests/output/molecule/$$scenario.failed; \
 	    echo "molecule: scenario $$scenario failed after $$(( $$(date +%s) - started )) s"; exit 1; fi; \
 	  echo "molecule: scenario $$scenario took $$(( $$(date +%s) - started )) s," \
-	    "$$(( ($$(awk '{print $$16 + $$17}' /proc/$$$$/stat) - cpu_before) / $$(getconf CLK_TCK) )) CPU-s outside its containers"; done
+	    "$$(( ($$(children_cpu) - cpu_before) / $$(getconf CLK_TCK) )) CPU-s outside its containers"; done
 
 # What failed in the scenarios of the last run, if any.
 molecule-failures:

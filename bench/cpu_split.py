@@ -56,6 +56,17 @@ def process_cpu_seconds(stat_line: str, clock_ticks: int) -> float:
     return sum(int(field) for field in fields[11:15]) / clock_ticks
 
 
+def cpu_used_since(before: dict, now: dict) -> float:
+    """CPU seconds the containers used between two readings ({container: seconds}). A container started again in
+    between (docker kill, docker start) has a new cgroup counted from zero: only what it used since its start is known,
+    so such a reading is a lower bound."""
+    used = 0.0
+    for container, seconds in now.items():
+        earlier = before.get(container, 0.0)
+        used += seconds - earlier if seconds >= earlier else seconds
+    return used
+
+
 def members_cpu(prefix: str) -> float:
     ids = subprocess.run(
         ["docker", "ps", "-q", "--no-trunc", "--filter", "name=^%s-" % prefix],

@@ -15,10 +15,11 @@ import sys
 import time
 
 import pytest
+import testinfra.utils.ansible_runner
 
 CHECKOUT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(CHECKOUT, "bench"))
-from cpu_split import container_cpu_file, parse_cpu_seconds  # noqa: E402
+from cpu_split import container_cpu_file, cpu_used_since, parse_cpu_seconds  # noqa: E402
 
 SHOWN = 25
 
@@ -55,13 +56,8 @@ class ScenarioCpu:
         if self._started is None:
             return
         wall, controller, members = self._started
-        now = self.containers_cpu()
-        # A container started again (docker kill, docker start) has a new cgroup, counted from zero: what it used
-        # before its kill is lost, so a test that kills members reads a little low.
-        used = 0.0
-        for container, seconds in now.items():
-            before = members.get(container, 0.0)
-            used += seconds - before if seconds >= before else seconds
+        # A test that kills members reads a little low: what a member used before its kill is lost with its cgroup.
+        used = cpu_used_since(members, self.containers_cpu())
         self.tests.append(
             dict(
                 test=test,
@@ -74,22 +70,13 @@ class ScenarioCpu:
 
 
 def scenario_containers() -> list[str]:
-    """The full ids of the scenario's running containers (the inventory's hosts), which stay the same across docker
-    kill and docker start."""
+    """The full ids of the scenario's containers (the inventory's hosts), which stay the same across docker kill and
+    docker start."""
     inventory = os.environ.get("MOLECULE_INVENTORY_FILE")
     if not inventory:
         return []
-    listed = subprocess.run(
-        [os.path.join(CHECKOUT, ".venv", "bin", "ansible-inventory"), "-i", inventory, "--list"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if listed.returncode != 0:
-        return []
-    hosts = json.loads(listed.stdout).get("_meta", {}).get("hostvars", {})
     ids = []
-    for name in hosts:
+    for name in testinfra.utils.ansible_runner.AnsibleRunner(inventory).get_hosts("all"):
         found = subprocess.run(["docker", "inspect", "-f", "{{.Id}}", name], capture_output=True, text=True, check=False)
         if found.returncode == 0:
             ids.append(found.stdout.strip())

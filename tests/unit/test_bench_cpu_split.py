@@ -44,3 +44,15 @@ def test_the_cgroup_v1_and_v2_files_are_found(tmp_path):
     assert cpu_split.container_cpu_file("def", str(tmp_path)) == (str(v2 / "cpu.stat"), "stat")
     with pytest.raises(LookupError, match="no CPU accounting file for container ghi"):
         cpu_split.container_cpu_file("ghi", str(tmp_path))
+
+
+def test_cpu_used_since_adds_each_container_s_increase():
+    assert cpu_split.cpu_used_since({"a": 10.0, "b": 5.0}, {"a": 12.5, "b": 6.0}) == 3.5
+
+
+def test_a_container_started_again_counts_from_its_restart_never_negative():
+    assert cpu_split.cpu_used_since({"a": 10.0, "b": 5.0}, {"a": 2.0, "b": 6.0}) == 3.0
+
+
+def test_a_container_unread_before_counts_whole_and_one_unread_after_counts_nothing():
+    assert cpu_split.cpu_used_since({"b": 5.0}, {"a": 4.0}) == 4.0
