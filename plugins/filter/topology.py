@@ -8,7 +8,7 @@ import functools
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.pgops.replication.plugins.plugin_utils import cluster, plans
+from ansible_collections.pgops.replication.plugins.plugin_utils import cluster, plans, restore
 
 
 def _filter(function):
@@ -34,8 +34,10 @@ switchover_plan = _filter(plans.switchover_plan)
 switchover_abort_plan = _filter(plans.switchover_abort_plan)
 failover_plan = _filter(plans.failover_plan)
 rejoin_plan = _filter(plans.rejoin_plan)
+backup_plan = _filter(plans.backup_plan)
 remove_plan = _filter(plans.remove_plan)
 restart_plan = _filter(plans.restart_plan)
+restore_plan = _filter(restore.restore_plan)
 update_plan = _filter(plans.update_plan)
 
 
@@ -48,8 +50,10 @@ class FilterModule:
             "failover_plan": failover_plan,
             "needed_wal_gone": needed_wal_gone,
             "rejoin_plan": rejoin_plan,
+            "backup_plan": backup_plan,
             "remove_plan": remove_plan,
             "restart_plan": restart_plan,
+            "restore_plan": restore_plan,
             "site_plan": site_plan,
             "switchover_abort_plan": switchover_abort_plan,
             "switchover_checks": switchover_checks,

@@ -134,6 +134,35 @@ ansible_facts:
         archive_ready_files:
           description: WAL files waiting to be archived (C(.ready) files); null when archive_mode is off or the directory cannot be listed.
           type: int
+        archiver:
+          version_added: 0.3.0
+          description:
+            - This server's row of C(pg_stat_archiver) (running server); null when C(archive_mode) is off.
+            - C(archived_count) and C(failed_count) count the segments C(archive_command) archived and its failures since
+              the statistics were last reset; C(last_archived_wal) and C(last_failed_wal) name the last segment of each.
+            - C(last_archived_age) and C(last_failed_age) are the seconds since the last success and the last failure, by
+              the server's own clock; null when there was none.
+            - C(failing) is true when the last failure is newer than the last success, so the failures still go on; a
+              failure that was followed by a success has recovered.
+            - A standby archives only with C(archive_mode=always); with C(on) its counts do not move.
+          type: dict
+          sample:
+            archived_count: 120
+            failed_count: 0
+            last_archived_wal: "000000010000000000000078"
+            last_failed_wal: null
+            last_archived_age: 35.2
+            last_failed_age: null
+            failing: false
+        client_sessions:
+          version_added: 0.3.0
+          description:
+            - Sessions of clients (C(backend_type) C(client backend)) connected to the server, this module's own not
+              counted; replication connections are not client sessions (running server).
+            - Null when the login role may not see other roles' sessions (neither a superuser nor a member of
+              C(pg_read_all_stats), which C(pg_monitor) includes), or the server is stopped.
+          type: int
+          sample: 3
         oldest_wal_lsn:
           description:
             - Where the oldest WAL segment in C(pg_wal) begins (running server); a standby whose position is older can
@@ -351,6 +380,33 @@ def databases_size_bytes(connection) -> int | None:
         return None
 
 
+ARCHIVER_QUERY = """
+SELECT archived_count, failed_count, last_archived_wal, last_failed_wal,
+       -- clock_timestamp(), not now(): the statistics are read after the statement began, and an archive that finished in
+       -- between would otherwise be a few microseconds in the future.
+       extract(epoch FROM clock_timestamp() - last_archived_time)::float8 AS last_archived_age,
+       extract(epoch FROM clock_timestamp() - last_failed_time)::float8 AS last_failed_age,
+       coalesce(last_failed_time > last_archived_time, last_failed_time IS NOT NULL) AS failing
+FROM pg_stat_archiver
+"""
+
+
+# Without pg_read_all_stats, other roles' sessions show no backend_type: a count would look complete and not be.
+CLIENT_SESSIONS_QUERY = """
+SELECT CASE WHEN pg_has_role('pg_read_all_stats', 'USAGE')
+            THEN (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid())
+       END AS sessions
+"""
+
+
+def client_sessions(connection) -> int | None:
+    """Client sessions other than this one; None when this role may not see them all."""
+    try:
+        return fetch_one(connection, CLIENT_SESSIONS_QUERY)["sessions"]
+    except psycopg.Error:
+        return None
+
+
 def running_facts(connection, data_dir: str | None) -> dict:
     server = fetch_one(connection, SERVER_QUERY)
     facts = dict(
@@ -405,7 +461,10 @@ def running_facts(connection, data_dir: str | None) -> dict:
     facts["settings"] = settings
     facts["oldest_wal_lsn"] = oldest_wal_lsn(connection)
     facts["databases_size_bytes"] = databases_size_bytes(connection)
-    facts["archive_ready_files"] = archive_ready_files(connection) if settings.get("archive_mode") not in (None, "off") else None
+    archiving = settings.get("archive_mode") not in (None, "off")
+    facts["archive_ready_files"] = archive_ready_files(connection) if archiving else None
+    facts["archiver"] = fetch_one(connection, ARCHIVER_QUERY) if archiving else None
+    facts["client_sessions"] = client_sessions(connection)
     facts["pending_restart"] = fetch_one(connection, PENDING_RESTART_QUERY)["names"]
     facts["pending_restart_changes"] = pending_restart_changes(connection) if facts["pending_restart"] else {}
     facts["standby_signal"] = standby_signal(facts["data_dir"])
@@ -444,6 +503,8 @@ def stopped_facts(module, data_dir: str) -> dict:
         pending_restart_changes={},
         conf_load_time=None,
         databases_size_bytes=None,
+        archiver=None,
+        client_sessions=None,
         standby_signal=standby_signal(data_dir),
         controldata=controldata,
     )

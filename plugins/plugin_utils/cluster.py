@@ -267,7 +267,45 @@ def _foreign_slot_checks(primary: dict, member_names: set, problems: list) -> No
         )
 
 
-def cluster_status(hosts, hostvars, max_lag_bytes: int = 16 * 1024 * 1024, max_lag_seconds: int = 60) -> dict:
+def _plural(count: int, noun: str) -> str:
+    return "%d %s%s" % (count, noun, "" if count == 1 else "s")
+
+
+def _archive_checks(primary: dict, max_archive_age: int, problems: list) -> list:
+    """The primary's WAL archiving as pg_stat_archiver counts it: its line of the report, and a warning when
+    archive_command fails still or the last segment archived is older than `max_archive_age` seconds. Standbys are left
+    out: with archive_mode=on they do not archive."""
+    archiver = primary["facts"].get("archiver")
+    if not archiver:
+        return []
+    host = primary["host"]
+    archived, failed = int(archiver.get("archived_count") or 0), int(archiver.get("failed_count") or 0)
+    age = archiver.get("last_archived_age")
+    if archiver.get("failing"):
+        _problem(
+            problems,
+            host,
+            WARNING,
+            "archive",
+            "archive_command fails: %s, the last for WAL %s %s ago, and it has not succeeded since"
+            % (_plural(failed, "failure"), archiver.get("last_failed_wal"), human_seconds(archiver.get("last_failed_age"))),
+        )
+    elif age is not None and age > max_archive_age:
+        _problem(
+            problems,
+            host,
+            WARNING,
+            "archive",
+            "the last WAL segment archived was %s ago (limit %s, status_max_archive_age=%d). A segment is archived once it is "
+            "full or switched: an idle primary with archive_timeout unset archives rarely"
+            % (human_seconds(age), human_seconds(max_archive_age), max_archive_age),
+        )
+    last = "none yet" if age is None else "last %s ago" % human_seconds(age)
+    failing = ", failing" if archiver.get("failing") else ""
+    return ["%s: archive: %s archived, %s, %s%s" % (host, _plural(archived, "segment"), last, _plural(failed, "failure"), failing)]
+
+
+def cluster_status(hosts, hostvars, max_lag_bytes: int = 16 * 1024 * 1024, max_lag_seconds: int = 60, max_archive_age: int = 3600) -> dict:
     """The cluster as its members report it: primary, table rows and lines, and problems by severity."""
     limits = dict(bytes=int(max_lag_bytes), seconds=int(max_lag_seconds))
     members = describe_members(hosts, hostvars)
@@ -319,12 +357,14 @@ def cluster_status(hosts, hostvars, max_lag_bytes: int = 16 * 1024 * 1024, max_l
                 # A stopped standby's slot keeps WAL on the primary: say how long it can stay down.
                 _slot_checks(host, member["name"], slots, problems)
                 row.update(slot=_slot_shown(slots.get(member["name"])))
+    archive = []
     if primary is not None:
         _foreign_slot_checks(primary, {member["name"] for member in members}, problems)
+        archive = _archive_checks(primary, int(max_archive_age), problems)
     problems.sort(key=lambda problem: SEVERITY_ORDER[problem["severity"]])
     state = CRITICAL if any(p["severity"] == CRITICAL for p in problems) else WARNING if problems else OK
     verdict = verdict_line(state, primary, rows, problems)
-    lines = [verdict, ""] + table_lines(rows) + [""] * bool(problems)
+    lines = [verdict, ""] + table_lines(rows) + ([""] + archive if archive else []) + [""] * bool(problems)
     lines += ["%s %s" % (problem["severity"].upper(), problem["message"]) for problem in problems]
     return dict(
         state=state,
@@ -334,6 +374,7 @@ def cluster_status(hosts, hostvars, max_lag_bytes: int = 16 * 1024 * 1024, max_l
         primaries=[member["host"] for member in primaries],
         rows=rows,
         lines=lines,
+        archive=archive,
         problems=problems,
         critical=[problem["message"] for problem in problems if problem["severity"] == CRITICAL],
         warnings=[problem["message"] for problem in problems if problem["severity"] == WARNING],
@@ -574,7 +615,8 @@ def endpoints_status(report: dict, poolers: list, hostvars, proxies: list | None
     state = CRITICAL if any(p["severity"] == CRITICAL for p in problems) else WARNING if problems else OK
     rows = report.get("rows") or []
     verdict = verdict_line(state, {"host": primary} if primary else None, rows, problems)
-    text = [verdict, ""] + table_lines(rows) + ([""] + lines if lines else []) + [""] * bool(problems)
+    details = list(report.get("archive") or []) + lines
+    text = [verdict, ""] + table_lines(rows) + ([""] + details if details else []) + [""] * bool(problems)
     text += ["%s %s" % (problem["severity"].upper(), problem["message"]) for problem in problems]
     return dict(
         report,

@@ -343,10 +343,10 @@ def failover_plan(
     return _plan([], None, False, lines, **values)
 
 
-def rejoin_plan(hosts, hostvars, rejoin_host, rebuild: bool = False) -> dict:
+def rejoin_plan(hosts, hostvars, rejoin_host, rebuild: bool = False, archive: bool = False) -> dict:
     """How `rejoin_host` becomes a standby of the one other primary: nothing when it already streams from it, a
     pg_rewind when it can be rewound, a re-clone when it holds another cluster (only with `rebuild`) or when the
-    primary no longer has the WAL it needs."""
+    primary no longer has the WAL it needs and there is no WAL `archive` to fetch it from (`reclone`)."""
     members = describe_members(hosts, hostvars)
     if rejoin_host not in [member["host"] for member in members]:
         raise PlanError(
@@ -356,7 +356,7 @@ def rejoin_plan(hosts, hostvars, rejoin_host, rebuild: bool = False) -> dict:
     member = next(member for member in members if member["host"] == rejoin_host)
     facts = member["facts"]
     others = [host for host in status["primaries"] if host != rejoin_host]
-    values = dict(primary=None, facts=facts, status=status, foreign=False, wal_lost=False)
+    values = dict(primary=None, facts=facts, status=status, foreign=False, wal_lost=False, reclone=False)
     unreachable = [entry["host"] for entry in members if entry["facts"] is None and entry["host"] != rejoin_host]
     if facts is None:
         problem = "%s could not be inspected." % rejoin_host
@@ -393,6 +393,7 @@ def rejoin_plan(hosts, hostvars, rejoin_host, rebuild: bool = False) -> dict:
         foreign=_identifier(member) not in (None, _identifier(primary_member)),
         wal_lost=needed_wal_gone(rejoin_host, primary, hostvars),
     )
+    values["reclone"] = values["foreign"] or (values["wal_lost"] and not archive)
     done = facts.get("role") == "standby" and not [
         problem for problem in status["problems"] if problem["host"] == rejoin_host and problem["severity"] == CRITICAL
     ]
@@ -404,10 +405,15 @@ def rejoin_plan(hosts, hostvars, rejoin_host, rebuild: bool = False) -> dict:
         return _plan([refusal], refusal, False, [], **values)
     if done:
         return _plan([], None, True, ["Nothing to do: %s streams from %s." % (rejoin_host, primary)], **values)
-    if values["foreign"] or values["wal_lost"]:
+    if values["reclone"]:
         how = "re-clone from %s (the old data directory is kept aside): %s" % (
             primary,
             "it holds another cluster" if values["foreign"] else "the primary no longer has the WAL it needs (lost slot or recycled WAL)",
+        )
+    elif values["wal_lost"]:
+        how = (
+            "pg_rewind from %s, the WAL that neither has any more fetched from the archive; re-clone (old data directory kept "
+            "aside) only when a rewind is impossible" % primary
         )
     else:
         how = "pg_rewind from %s, or re-clone (old data directory kept aside) when a rewind is impossible" % primary
@@ -736,3 +742,47 @@ def update_plan(hosts, hostvars, target, switch_back: bool = False) -> dict:
         switch_back_to=switch_back_to,
         releases=shown,
     )
+
+
+BACKUP_TYPES = ("full", "diff", "incr")
+BACKUP_SOURCES = ("standby", "primary")
+
+
+def backup_plan(hosts, hostvars, backup_from: str = "standby", backup_type: str = "full") -> dict:
+    """Where a pgBackRest backup copies the data files from: a standby that streams from the primary by default, so that
+    the primary only serves the start and stop of the backup and the WAL; the primary when asked, or refused."""
+    if backup_from not in BACKUP_SOURCES:
+        raise PlanError("backup_from must be one of %s, got %r" % (", ".join(BACKUP_SOURCES), backup_from))
+    if backup_type not in BACKUP_TYPES:
+        raise PlanError("backup_type must be one of %s, got %r" % (", ".join(BACKUP_TYPES), backup_type))
+    members = describe_members(hosts, hostvars)
+    status = cluster_status(hosts, hostvars)
+    verdict = judge_primaries(members)
+    values = dict(primary=status["primary"], standbys=[], backup_standby=backup_from == "standby")
+    if verdict is not None:
+        problem = verdict["message"]
+    elif status["primary"] is None:
+        problem = "no member runs as primary, and every backup starts and stops on the primary."
+    else:
+        problem = None
+    if problem is None:
+        values["standbys"] = [
+            member["host"]
+            for member in members
+            if member["facts"]
+            and member["facts"].get("role") == "standby"
+            and (member["facts"].get("wal_receiver") or {}).get("status") == "streaming"
+        ]
+        if backup_from == "standby" and not values["standbys"]:
+            problem = (
+                "no standby streams from %s to copy the files from. Bring one back (status.yml says what is wrong), or run "
+                "with -e backup_from=primary to read them from the primary." % status["primary"]
+            )
+    if problem is not None:
+        return _plan([problem], "Backup refused, nothing was changed: %s" % problem, False, [], **values)
+    source = "a standby that streams (%s)" % joined_hosts(values["standbys"]) if values["backup_standby"] else status["primary"]
+    lines = [
+        "1. %s backup: start and stop on the primary %s; the data files from %s" % (backup_type, status["primary"], source),
+        "2. wait until the WAL of the backup is in the archive, then expire what pgbackrest_retention_full no longer keeps",
+    ]
+    return _plan([], None, False, lines, **values)

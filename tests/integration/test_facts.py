@@ -1,6 +1,6 @@
 import os
 
-from pglab import BIN_DIR, follow_args
+from pglab import BIN_DIR, chown_to_server_user, follow_args
 
 MiB = 1024 * 1024
 DATABASES_SIZE = "SELECT sum(pg_database_size(oid))::bigint FROM pg_database"
@@ -180,3 +180,84 @@ def test_a_standby_whose_primary_is_gone_reports_the_timeline_it_received(lab, m
     crashed = facts_of(modules, other, data_dir=other.data_dir)
     assert crashed["role"] == "stopped" and crashed["controldata"]["timeline"] == 1
     assert crashed["timeline"] == 2
+
+
+def restart_archiving(instance, archive_command: str) -> None:
+    # archive_mode takes effect only at a start.
+    instance.append_config("archive_mode = on", "archive_command = '%s'" % archive_command.replace("'", "''"))
+    instance.stop()
+    instance.start()
+
+
+def switch_wal(instance) -> str:
+    """Close the current WAL segment, the archiver's next job, and return its name; a write first, since a segment
+    with nothing in it since the last switch is not switched."""
+    instance.query("CREATE TABLE IF NOT EXISTS switched (id int)")
+    instance.query("INSERT INTO switched VALUES (1)")
+    return instance.value("SELECT pg_walfile_name(pg_switch_wal())")
+
+
+def test_archiver_shows_a_failing_archive_command_and_its_recovery(lab, modules):
+    primary = lab.primary()
+    restart_archiving(primary, "false")
+    segment = switch_wal(primary)
+    primary.wait_for("SELECT failed_count > 0 FROM pg_stat_archiver", True, timeout=20)
+
+    archiver = facts_of(modules, primary)["archiver"]
+    assert archiver["failing"] is True and archiver["failed_count"] > 0 and archiver["archived_count"] == 0
+    assert archiver["last_failed_wal"] == segment and archiver["last_archived_wal"] is None
+    assert archiver["last_archived_age"] is None and 0 <= archiver["last_failed_age"] < 60
+
+    archive = os.path.join(primary.home, "archive")
+    os.mkdir(archive)
+    chown_to_server_user(archive)
+    primary.query("ALTER SYSTEM SET archive_command = 'cp %%p %s/%%f'" % archive)
+    primary.query("SELECT pg_reload_conf()")
+    primary.wait_for("SELECT archived_count >= 1 FROM pg_stat_archiver", True, timeout=20)
+
+    archiver = facts_of(modules, primary)["archiver"]
+    # The failures stay counted; a success after them tells they are over.
+    assert archiver["failing"] is False and archiver["failed_count"] > 0
+    assert archiver["archived_count"] >= 1 and archiver["last_archived_wal"] == segment
+    assert os.path.exists(os.path.join(archive, segment))
+
+
+def test_archiver_of_a_working_archive_command_and_without_archive_mode(lab, modules):
+    plain = lab.primary("plain")
+    assert facts_of(modules, plain)["archiver"] is None
+
+    primary = lab.primary()
+    archive = os.path.join(primary.home, "archive")
+    os.mkdir(archive)
+    chown_to_server_user(archive)
+    restart_archiving(primary, "cp %%p %s/%%f" % archive)
+    segment = switch_wal(primary)
+    primary.wait_for("SELECT last_archived_wal FROM pg_stat_archiver", segment, timeout=20)
+
+    archiver = facts_of(modules, primary)["archiver"]
+    assert archiver["failing"] is False and archiver["failed_count"] == 0 and archiver["last_failed_wal"] is None
+    assert archiver["archived_count"] >= 1 and archiver["last_archived_wal"] == segment
+    assert 0 <= archiver["last_archived_age"] < 30 and archiver["last_failed_age"] is None
+
+
+def client_backends(instance) -> int:
+    """Client sessions but the one asking."""
+    return instance.value("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()")
+
+
+def test_client_sessions_count_the_others_not_the_module_nor_a_standby(lab, modules):
+    primary = lab.primary()
+    lab.clone(primary, "standby1", modules)
+    primary.wait_for("SELECT state FROM pg_stat_replication", "streaming")
+    primary.wait_for("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'", 1)
+    assert facts_of(modules, primary)["client_sessions"] == 0
+
+    with primary.connect() as first, primary.connect() as second:
+        first.execute("SELECT 1")
+        second.execute("SELECT 1")
+        assert facts_of(modules, primary)["client_sessions"] == 2 == client_backends(primary)
+        # Other roles' sessions are hidden from a role without pg_read_all_stats: no count rather than a low one.
+        primary.query("CREATE ROLE watcher LOGIN IN ROLE pg_read_all_settings")
+        primary.query("CREATE ROLE monitor LOGIN IN ROLE pg_monitor")
+        assert facts_of(modules, primary, login_user="watcher")["client_sessions"] is None
+        assert facts_of(modules, primary, login_user="monitor")["client_sessions"] == 2

@@ -6,6 +6,7 @@ from ansible_collections.pgops.replication.plugins.plugin_utils.cluster import (
     PlanError,
     cluster_status,
     describe_members,
+    endpoints_status,
     failover_choice,
     needed_wal_gone,
     switchover_checks,
@@ -60,3 +61,77 @@ def test_a_setting_that_waits_for_a_restart_is_a_warning_that_names_the_way_out(
         "node1: max_connections, shared_buffers wait for a restart (playbooks/restart.yml restarts the members one at a time)"
     ]
     assert cluster_status(["node1"], facts(node1=dict(role="primary", pending_restart=[])))["state"] == "ok"
+
+
+def archiving_primary(**archiver):
+    counts = dict(
+        archived_count=120,
+        failed_count=0,
+        last_archived_wal="000000010000000000000078",
+        last_failed_wal=None,
+        last_archived_age=35.0,
+        last_failed_age=None,
+        failing=False,
+    )
+    counts.update(archiver)
+    return dict(role="primary", replication=[], slots=[], archiver=counts)
+
+
+def archive_status(primary: dict, standby: dict | None = None, **limits) -> dict:
+    members = dict(node1=primary) if standby is None else dict(node1=primary, node2=standby)
+    return cluster_status(list(members), facts(**members), **limits)
+
+
+def test_the_primary_archiving_shows_in_a_line_of_its_own_and_raises_no_warning():
+    status = archive_status(archiving_primary())
+    assert status["state"] == "ok" and status["archive"] == ["node1: archive: 120 segments archived, last 35.0 s ago, 0 failures"]
+    assert status["lines"][-2:] == ["", status["archive"][0]]
+
+
+def test_an_archive_command_that_still_fails_is_a_warning():
+    status = archive_status(
+        archiving_primary(failed_count=3, last_failed_wal="000000010000000000000079", last_failed_age=12.0, failing=True)
+    )
+    assert status["state"] == "warning" and [problem["check"] for problem in status["problems"]] == ["archive"]
+    assert status["warnings"] == [
+        "node1: archive_command fails: 3 failures, the last for WAL 000000010000000000000079 12.0 s ago, and it has not succeeded since"
+    ]
+    assert status["archive"] == ["node1: archive: 120 segments archived, last 35.0 s ago, 3 failures, failing"]
+
+
+def test_a_failure_that_was_followed_by_a_success_is_over():
+    status = archive_status(archiving_primary(failed_count=1, last_failed_wal="000000010000000000000077", last_failed_age=600.0))
+    assert status["state"] == "ok" and status["archive"] == ["node1: archive: 120 segments archived, last 35.0 s ago, 1 failure"]
+
+
+def test_a_last_archive_older_than_the_limit_is_a_warning_that_names_the_limit_and_the_idle_primary():
+    old = archiving_primary(last_archived_age=7384.0)
+    [warning] = archive_status(old)["warnings"]
+    assert warning.startswith("node1: the last WAL segment archived was 2h 03m ago (limit 1h 00m, status_max_archive_age=3600).")
+    assert "archive_timeout unset" in warning
+    assert archive_status(old, max_archive_age=7400)["state"] == "ok"
+    assert archive_status(archiving_primary(last_archived_age=None, archived_count=0))["archive"] == [
+        "node1: archive: 0 segments archived, none yet, 0 failures"
+    ]
+
+
+def test_without_archive_mode_there_is_no_archive_line_and_a_standby_never_warns():
+    status = archive_status(dict(role="primary", replication=[], slots=[], archiver=None))
+    assert status["archive"] == [] and status["state"] == "ok" and len(status["lines"]) == 4
+    # With archive_mode=on a standby does not archive: its counts stand still, whatever their age.
+    standby = dict(role="standby", wal_receiver=dict(status="streaming", sender_host="node1", sender_port=5432))
+    standby["archiver"] = archiving_primary(last_archived_age=86400.0, failing=True)["archiver"]
+    status = archive_status(dict(role="primary", replication=[], slots=[], archiver=None), standby)
+    assert status["archive"] == [] and not [problem for problem in status["problems"] if problem["check"] == "archive"]
+
+
+def test_the_archive_line_stays_when_the_poolers_are_added():
+    primary = archiving_primary()
+    report = archive_status(primary)
+    pooler = dict(host="pooler1", reached=True, databases=[dict(name="appdb", host="node1", port=5432, paused=False)])
+    status = endpoints_status(report, [pooler], facts(node1=primary))
+    assert status["lines"][-3:] == [
+        "",
+        "node1: archive: 120 segments archived, last 35.0 s ago, 0 failures",
+        "pooler1: writes appdb -> node1",
+    ]

@@ -541,9 +541,19 @@ def test_rejoin_reclones_when_the_primary_lost_the_wal_it_needs():
     facts = primary()
     facts["slots"][0]["wal_status"] = "lost"
     plan = rejoin_plan(NODES, rejoined(node1=facts, node2=stopped()), "node2")
-    assert plan["wal_lost"] and plan["lines"][1] == (
+    assert plan["wal_lost"] and plan["reclone"] and plan["lines"][1] == (
         "2. re-clone from node1 (the old data directory is kept aside): "
         "the primary no longer has the WAL it needs (lost slot or recycled WAL)"
+    )
+
+
+def test_rejoin_rewinds_from_the_archive_when_the_primary_lost_the_wal_it_needs():
+    facts = primary()
+    facts["slots"][0]["wal_status"] = "lost"
+    plan = rejoin_plan(NODES, rejoined(node1=facts, node2=stopped()), "node2", archive=True)
+    assert plan["wal_lost"] and not plan["reclone"] and plan["lines"][1] == (
+        "2. pg_rewind from node1, the WAL that neither has any more fetched from the archive; re-clone (old data directory "
+        "kept aside) only when a rewind is impossible"
     )
 
 
