@@ -5,8 +5,7 @@
 3. pgBackRest killed mid-backup: the next backup completes and the repository verifies.
 4. The archive across a switchover and a failover with a rejoin: pgBackRest's check passes, and every WAL segment on
    the way from the first backup to now, timeline after timeline, can be fetched with archive-get.
-5. A standby that stayed down until its slot lost the WAL it needs rejoins from the archive (rewind and
-   restore_command), not by a re-clone.
+5. A standby that stayed down until its slot lost the WAL it needs catches up from the archive by itself.
 6. Bad input for restore.yml: no repository host, an unknown stanza, a target before the first backup, in the future,
    and a time without its zone; and a restore refused while a client is connected.
 7. Point-in-time recovery to a time between two known batches of writes: every row of the first batch is there and
@@ -199,7 +198,9 @@ def timeline_history(name, timeline):
     if timeline == 1:
         return []
     path = "/tmp/%08X.history" % timeline
-    in_container(name, "pgbackrest", "--stanza=" + STANZA, "archive-get", "%08X.history" % timeline, path, user="postgres")
+    in_container(
+        name, "pgbackrest", "--stanza=" + STANZA, "--no-archive-async", "archive-get", "%08X.history" % timeline, path, user="postgres"
+    )
     entries = []
     for line in in_container(name, "cat", path).splitlines():
         fields = line.split()
@@ -268,8 +269,9 @@ def test_the_archive_has_every_segment_across_a_switchover_and_a_failover():
     # pgBackRest's own check: the primary's WAL reaches the archive, the stanza matches the cluster.
     checked = pgbackrest("check", check=False)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    end = lsn_value(psql(new_primary, "SELECT pg_current_wal_lsn()"))
-    psql(new_primary, "SELECT pg_switch_wal()")
+    # A write, then a switch, so that the segment that holds the newest WAL is complete and goes to the archive.
+    psql(new_primary, "CREATE TABLE IF NOT EXISTS archived_marker (at timestamptz); INSERT INTO archived_marker VALUES (now())")
+    end = lsn_value(psql(new_primary, "SELECT pg_switch_wal()")) - 1
     timeline = int(psql(new_primary, "SELECT timeline_id FROM pg_control_checkpoint()"))
     assert timeline >= 3, timeline
     history = timeline_history(new_primary, timeline)
@@ -277,7 +279,15 @@ def test_the_archive_has_every_segment_across_a_switchover_and_a_failover():
     wait_for(
         lambda: (
             in_container(
-                new_primary, "pgbackrest", "--stanza=" + STANZA, "archive-get", wanted[-1], "/tmp/last", user="postgres", check=False
+                new_primary,
+                "pgbackrest",
+                "--stanza=" + STANZA,
+                "--no-archive-async",
+                "archive-get",
+                wanted[-1],
+                "/tmp/last",
+                user="postgres",
+                check=False,
             ).returncode
             == 0
         ),
@@ -288,7 +298,8 @@ def test_the_archive_has_every_segment_across_a_switchover_and_a_failover():
         new_primary,
         "sh",
         "-c",
-        'for segment in "$@"; do pgbackrest --stanza=%s archive-get "$segment" /tmp/fetched || echo "missing $segment"; done' % STANZA,
+        'for segment in "$@"; do pgbackrest --stanza=%s --no-archive-async archive-get "$segment" /tmp/fetched '
+        '|| echo "missing $segment"; done' % STANZA,
         "fetch",
         *wanted,
         user="postgres",
@@ -299,36 +310,49 @@ def test_the_archive_has_every_segment_across_a_switchover_and_a_failover():
     record("archive_across_roles", dict(timelines=timeline, segments_fetched=len(wanted)))
 
 
-def test_a_standby_that_lost_its_wal_rejoins_from_the_archive_not_by_a_reclone():
+def archive_fetches(name):
+    """How many times this member's restore_command has had pgBackRest fetch WAL from the archive (its log)."""
+    counted = in_container(
+        name, "grep", "-c", "WAL file(s) from archive", "/var/log/pgbackrest/%s-archive-get-async.log" % STANZA, check=False
+    )
+    return int(counted.stdout.strip() or 0)
+
+
+def test_a_standby_that_lost_its_wal_catches_up_from_the_archive_by_itself():
+    """The faults scenario's slot test with an archive: the slot is lost, the standby started again fetches what the
+    primary recycled with its restore_command and streams again, with no playbook and no re-clone."""
     primary = the_primary()
     target = next_member(primary)
     in_container(target, "systemctl", "stop", SERVICE)
     written = 0
     limit = int(psql(primary, "SELECT pg_size_bytes(current_setting('max_slot_wal_keep_size'))"))
+    psql(primary, "CREATE TABLE IF NOT EXISTS wal_filler (pad text)")
     while psql(primary, "SELECT wal_status FROM pg_replication_slots WHERE slot_name = '%s'" % target) != "lost":
         before = psql(primary, "SELECT pg_current_wal_lsn()")
-        psql(primary, "CREATE TABLE IF NOT EXISTS wal_filler (pad text)")
         psql(primary, "INSERT INTO wal_filler SELECT repeat('y', 500) FROM generate_series(1, 100000)")
         psql(primary, "TRUNCATE wal_filler")
         psql(primary, "CHECKPOINT")
         written += int(psql(primary, "SELECT pg_current_wal_lsn() - '%s'" % before))
         assert written < 20 * limit, "the slot was never invalidated after %d bytes of WAL" % written
-    in_container(target, "systemctl", "start", SERVICE)
+    oldest_on_primary = psql(primary, "SELECT min(name) FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$'")
+    needed = in_container(target, "sh", "-c", "ls %s/pg_wal | grep -E '^[0-9A-F]{24}$' | sort | tail -1" % DATA_DIR)
+    assert needed[8:] < oldest_on_primary[8:], (needed, oldest_on_primary)
+    fetches_before = archive_fetches(target)
     started = time.monotonic()
-    status, output = playbook("rejoin", "rejoin_host=" + target)
-    took = time.monotonic() - started
-    assert status == 0, output[-4000:]
-    assert "re-clone from" not in output and "fetched from the archive" in output, output[-4000:]
-    # Its data directory is the one it had: nothing was kept aside for a re-clone.
-    assert in_container(target, "sh", "-c", "ls -d %s.pgops-old-* 2>/dev/null || true" % DATA_DIR) == ""
-    wait_streaming_from(primary, [name for name in MEMBERS if name != primary])
-    psql(primary, "INSERT INTO wal_filler VALUES ('after the rejoin')")
+    in_container(target, "systemctl", "start", SERVICE)
+    psql(primary, "INSERT INTO wal_filler VALUES ('after the restart')")
     wait_for(
-        lambda: psql(target, "SELECT count(*) FROM wal_filler WHERE pad = 'after the rejoin'") == "1",
-        60,
-        "the rejoined standby does not replay new writes",
+        lambda: psql(target, "SELECT count(*) FROM wal_filler WHERE pad = 'after the restart'", check=False).stdout.strip() == "1",
+        120,
+        "the standby does not catch up",
     )
-    record("rejoin_from_archive", dict(wal_written_bytes=written, rejoin_seconds=round(took, 1)))
+    took = time.monotonic() - started
+    wait_streaming_from(primary, [name for name in MEMBERS if name != primary])
+    # What it replayed came from the archive (its restore_command asked pgBackRest for it).
+    assert archive_fetches(target) > fetches_before
+    status, output = playbook("rejoin", "rejoin_host=" + target)
+    assert status == 0 and "Nothing to do: %s streams from %s." % (target, primary) in output, output[-3000:]
+    record("standby_caught_up_from_archive", dict(wal_written_bytes=written, catch_up_seconds=round(took, 1)))
 
 
 @pytest.mark.parametrize(
