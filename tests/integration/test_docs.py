@@ -54,8 +54,8 @@ def test_ansible_doc_renders(module):
 ROLES = sorted(os.listdir(os.path.join(CHECKOUT, "roles")))
 
 
-def test_all_five_roles_exist():
-    assert ROLES == ["haproxy", "pgbouncer", "postgresql", "primary", "standby"]
+def test_all_six_roles_exist():
+    assert ROLES == ["haproxy", "pgbackrest", "pgbouncer", "postgresql", "primary", "standby"]
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -116,6 +116,7 @@ def _ansible_doc(*args):
 
 def test_all_filters_exist():
     assert sorted(FILTERS) == [
+        "backup_plan",
         "certificate_renewal",
         "cluster_status",
         "endpoints_status",
@@ -133,6 +134,7 @@ def test_all_filters_exist():
         "remove_plan",
         "replication_capacity",
         "restart_plan",
+        "restore_plan",
         "site_plan",
         "switchover_abort_plan",
         "switchover_checks",

@@ -355,14 +355,19 @@ def test_a_standby_that_lost_its_wal_catches_up_from_the_archive_by_itself():
     record("standby_caught_up_from_archive", dict(wal_written_bytes=written, catch_up_seconds=round(took, 1)))
 
 
+def time_target(text):
+    """The extra variables of a restore to a time: as JSON, since key=value pairs end at the space inside the time."""
+    return json.dumps(dict(restore_target_type="time", restore_target=text))
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
         (["pgbackrest_group=nowhere"], "the one host of inventory group nowhere"),
         (["pgbackrest_stanza=nosuch"], "stanza nosuch"),
-        (["restore_target_type=time", "restore_target=2001-01-01 00:00:00+00"], "before the first backup"),
-        (["restore_target_type=time", "restore_target=2100-01-01 00:00:00+00"], "in the future"),
-        (["restore_target_type=time", "restore_target=2026-12-07 10:00:00"], "zone"),
+        ([time_target("2001-01-01 00:00:00+00")], "before the first backup"),
+        ([time_target("2100-01-01 00:00:00+00")], "in the future"),
+        ([time_target("2026-12-07 10:00:00")], "zone"),
         (["restore_target_type=lsn", "restore_target=0/1"], "before the first backup"),
     ],
 )
@@ -397,12 +402,12 @@ def test_point_in_time_recovery_between_two_batches_of_writes():
     kept = {write_id for write_id, _at, _took in before.acknowledged}
     lost = {write_id for write_id, _at, _took in after.acknowledged}
     assert kept and lost and max(kept) < min(lost)
-    status, output = playbook("restore", "--check", "restore_target_type=time", "restore_target=" + target)
+    status, output = playbook("restore", "--check", time_target(target))
     assert status == 0 and "restore %s" % primary in output, output[-3000:]
     assert the_primary() == primary and int(psql(primary, "SELECT count(*) FROM pgops_writer WHERE id >= %d" % min(lost))) == len(lost)
 
     started = time.monotonic()
-    status, output = playbook("restore", "restore_target_type=time", "restore_target=" + target)
+    status, output = playbook("restore", time_target(target))
     took = time.monotonic() - started
     assert status == 0, output[-4000:]
     assert the_primary() == primary

@@ -12,6 +12,7 @@ from ansible_collections.pgops.replication.plugins.plugin_utils.cluster import (
     switchover_checks,
 )
 from ansible_collections.pgops.replication.plugins.plugin_utils.plans import (
+    backup_plan,
     failover_plan,
     rejoin_plan,
     remove_plan,
@@ -541,9 +542,14 @@ def test_rejoin_reclones_when_the_primary_lost_the_wal_it_needs():
     facts = primary()
     facts["slots"][0]["wal_status"] = "lost"
     plan = rejoin_plan(NODES, rejoined(node1=facts, node2=stopped()), "node2")
-    assert plan["wal_lost"] and plan["reclone"] and plan["lines"][1] == (
-        "2. re-clone from node1 (the old data directory is kept aside): "
-        "the primary no longer has the WAL it needs (lost slot or recycled WAL)"
+    assert (
+        plan["wal_lost"]
+        and plan["reclone"]
+        and plan["lines"][1]
+        == (
+            "2. re-clone from node1 (the old data directory is kept aside): "
+            "the primary no longer has the WAL it needs (lost slot or recycled WAL)"
+        )
     )
 
 
@@ -551,9 +557,14 @@ def test_rejoin_rewinds_from_the_archive_when_the_primary_lost_the_wal_it_needs(
     facts = primary()
     facts["slots"][0]["wal_status"] = "lost"
     plan = rejoin_plan(NODES, rejoined(node1=facts, node2=stopped()), "node2", archive=True)
-    assert plan["wal_lost"] and not plan["reclone"] and plan["lines"][1] == (
-        "2. pg_rewind from node1, the WAL that neither has any more fetched from the archive; re-clone (old data directory "
-        "kept aside) only when a rewind is impossible"
+    assert (
+        plan["wal_lost"]
+        and not plan["reclone"]
+        and plan["lines"][1]
+        == (
+            "2. pg_rewind from node1, the WAL that neither has any more fetched from the archive; re-clone (old data directory "
+            "kept aside) only when a rewind is impossible"
+        )
     )
 
 
@@ -682,3 +693,39 @@ def test_remove_of_a_host_that_is_no_member_is_a_mistake():
         remove_plan(NODES, hostvars(**healthy()), "node9")
     with pytest.raises(AnsibleFilterError, match="remove_member node9 is not a member"):
         topology.remove_plan(NODES, hostvars(**healthy()), "node9")
+
+
+def test_backup_reads_a_standby_that_streams():
+    plan = backup_plan(NODES, rejoined(), "standby", "diff")
+    assert not plan["refused"] and plan["primary"] == "node1" and plan["backup_standby"]
+    assert plan["standbys"] == ["node2", "node3"]
+    assert (
+        plan["lines"][0]
+        == "1. diff backup: start and stop on the primary node1; the data files from a standby that streams (node2 and node3)"
+    )
+
+
+def test_backup_from_a_standby_is_refused_when_none_streams():
+    plan = backup_plan(NODES, rejoined(node2=stopped(), node3=stopped()), "standby")
+    assert plan["refused"] and plan["standbys"] == []
+    assert plan["refusal"] == (
+        "Backup refused, nothing was changed: no standby streams from node1 to copy the files from. Bring one back (status.yml "
+        "says what is wrong), or run with -e backup_from=primary to read them from the primary."
+    )
+    from_primary = backup_plan(NODES, rejoined(node2=stopped(), node3=stopped()), "primary")
+    assert not from_primary["refused"] and not from_primary["backup_standby"]
+    assert from_primary["lines"][0] == "1. full backup: start and stop on the primary node1; the data files from node1"
+
+
+def test_backup_is_refused_without_a_primary_and_with_two():
+    none = backup_plan(NODES, rejoined(node1=stopped()), "primary")
+    assert none["refused"] and "no member runs as primary" in none["refusal"]
+    two = backup_plan(NODES, rejoined(node2=primary(lsn="0/6000000", members=("node3",))), "standby")
+    assert two["refused"] and two["refusal"].startswith("Backup refused, nothing was changed: ")
+
+
+def test_backup_plan_rejects_unknown_sources_and_types():
+    with pytest.raises(PlanError, match="backup_from must be one of standby, primary"):
+        backup_plan(NODES, rejoined(), "replica")
+    with pytest.raises(PlanError, match="backup_type must be one of full, diff, incr"):
+        backup_plan(NODES, rejoined(), "standby", "weekly")
