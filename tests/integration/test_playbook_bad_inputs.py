@@ -112,6 +112,14 @@ CASES = [
     ("restart", dict(restart_primary="sometimes"), NOT_CHOICE % ("restart_primary", "switchover, in_place, report", "sometimes")),
     ("restart", dict(restart_primary=""), NOT_CHOICE % ("restart_primary", "switchover, in_place, report", "$")),
     ("update", dict(update_switch_back="perhaps"), NOT_BOOL % ("update_switch_back", "perhaps")),
+    ("status", dict(status_max_archive_age="-1"), r"status_max_archive_age must be a whole number of seconds, 0 or more \(got '-1'\)"),
+    ("backup", dict(backup_type="weekly"), NOT_CHOICE % ("backup_type", "full, diff, incr", "weekly")),
+    ("backup", dict(backup_from="replica"), NOT_CHOICE % ("backup_from", "standby, primary", "replica")),
+    ("restore", dict(restore_target_type="xid"), NOT_CHOICE % ("restore_target_type", "newest, time, lsn, name", "xid")),
+    ("restore", dict(restore_primary="node9"), r"restore_primary must name a member of group postgres \(node_a, node_b\), got 'node9'"),
+    ("restore", dict(restore_timeout="0"), r"restore_timeout must be a whole number of seconds, 1 or more \(got '0'\)"),
+    ("restore", dict(restore_while_writing="perhaps"), NOT_BOOL % ("restore_while_writing", "perhaps")),
+    ("restore", dict(restore_remove_old="2"), NOT_BOOL % ("restore_remove_old", "2")),
 ]
 # The tasks of playbooks/tasks/check_inputs.yml that check: a failing run must stop at one of them.
 CHECKS = (
@@ -258,7 +266,9 @@ def run_on_group(directory: str, playbook: str, *variables: str) -> tuple:
     return completed.returncode, json.loads(completed.stdout)["plays"]
 
 
-@pytest.mark.parametrize("playbook", ["site", "status", "switchover", "failover", "rejoin", "remove", "restart", "update"])
+@pytest.mark.parametrize(
+    "playbook", ["site", "status", "switchover", "failover", "rejoin", "remove", "restart", "update", "backup", "restore"]
+)
 def test_an_inventory_without_the_group_fails_and_another_group_can_be_named(base_dir, playbook):
     """An inventory whose members are in group `dbs`: without -e postgresql_group=dbs every playbook fails at once,
     naming the groups it has (Ansible alone would skip every play and exit 0); with it, the playbook acts on `dbs`."""
@@ -282,6 +292,8 @@ def test_an_inventory_without_the_group_fails_and_another_group_can_be_named(bas
         "remove": "remove_member=node9",
         "restart": "restart_primary=sometimes",
         "update": "update_switch_back=perhaps",
+        "backup": "backup_type=weekly",
+        "restore": "restore_primary=node9",
     }[playbook]
     returncode, plays = run_on_group(directory, playbook, "postgresql_group=dbs", bad)
     assert returncode != 0 and len(plays) == 2, [play["play"]["name"] for play in plays]
@@ -306,7 +318,9 @@ def test_a_pooler_group_without_a_host_fails_before_anything_else(base_dir, play
     assert message.startswith("The inventory's pooler group 'pgbouncer' has no host: add the PgBouncer hosts to it"), message
 
 
-@pytest.mark.parametrize("playbook", ["site", "status", "switchover", "failover", "rejoin", "remove", "restart", "update"])
+@pytest.mark.parametrize(
+    "playbook", ["site", "status", "switchover", "failover", "rejoin", "remove", "restart", "update", "backup", "restore"]
+)
 def test_a_run_limited_to_some_members_is_refused(base_dir, playbook):
     directory = os.path.join(base_dir, "limit_" + playbook)
     os.makedirs(directory)
@@ -326,7 +340,7 @@ def test_a_run_limited_to_some_members_is_refused(base_dir, playbook):
 
 
 def test_playbook_cases_cover_every_operation():
-    assert {case[0] for case in CASES} == {"switchover", "failover", "rejoin", "remove", "status", "restart", "update"}
+    assert {case[0] for case in CASES} == {"switchover", "failover", "rejoin", "remove", "status", "restart", "update", "backup", "restore"}
 
 
 def table() -> str:

@@ -6,9 +6,11 @@
 4. The archive across a switchover and a failover with a rejoin: pgBackRest's check passes, and every WAL segment on
    the way from the first backup to now, timeline after timeline, can be fetched with archive-get.
 5. A standby that stayed down until its slot lost the WAL it needs catches up from the archive by itself.
-6. Bad input for restore.yml: no repository host, an unknown stanza, a target before the first backup, in the future,
+6. A standby whose data directory is lost, built again by site.yml from the primary (pg_basebackup) and then from the
+   newest backup: what the primary sent each time, measured on its network interface.
+7. Bad input for restore.yml: no repository host, an unknown stanza, a target before the first backup, in the future,
    and a time without its zone; and a restore refused while a client is connected.
-7. Point-in-time recovery to a time between two known batches of writes: every row of the first batch is there and
+8. Point-in-time recovery to a time between two known batches of writes: every row of the first batch is there and
    none of the second, the standbys stream from the restored primary, and site.yml then changes nothing.
 """
 
@@ -27,6 +29,7 @@ from ops import (
     RUNNER,
     changed_total,
     container_addresses,
+    cut_off,
     next_member,
     playbook,
     psql,
@@ -311,11 +314,62 @@ def test_the_archive_has_every_segment_across_a_switchover_and_a_failover():
 
 
 def archive_fetches(name):
-    """How many times this member's restore_command has had pgBackRest fetch WAL from the archive (its log)."""
+    """How many times this member has had pgBackRest fetch WAL from the archive (a restore_command of the running server
+    or of pg_rewind), by its logs."""
     counted = in_container(
-        name, "grep", "-c", "WAL file(s) from archive", "/var/log/pgbackrest/%s-archive-get-async.log" % STANZA, check=False
+        name,
+        "sh",
+        "-c",
+        "cat /var/log/pgbackrest/%s-archive-get*.log 2>/dev/null | grep -c 'WAL file(s) from archive\\|found .* in the'" % STANZA,
+        check=False,
     )
     return int(counted.stdout.strip() or 0)
+
+
+def test_a_former_primary_whose_wal_was_recycled_rewinds_from_the_archive():
+    """The old primary wrote on after the others last heard from it (cut off, then it crashed), and the WAL from its
+    last checkpoint before that, which pg_rewind must read, is no longer in its pg_wal but in the archive, as after
+    recycling. rejoin.yml rewinds it (pg_rewind --restore-target-wal), not a re-clone."""
+    primary = the_primary()
+    psql(primary, "CREATE TABLE IF NOT EXISTS wal_filler (pad text)")
+    psql(primary, "CHECKPOINT")
+    # WAL after the checkpoint, streamed and archived: the part pg_rewind reads back from the archive.
+    psql(primary, "INSERT INTO wal_filler SELECT repeat('z', 500) FROM generate_series(1, 60000)")
+    switched = psql(primary, "SELECT pg_walfile_name(pg_switch_wal())")
+    wait_for(lambda: psql(primary, "SELECT last_archived_wal FROM pg_stat_archiver") >= switched, 60, "not archived: " + switched)
+    position = psql(primary, "SELECT pg_current_wal_lsn()")
+    for name in MEMBERS:
+        if name != primary:
+            wait_for(lambda name=name: psql(name, "SELECT pg_last_wal_replay_lsn() >= '%s'" % position) == "t", 60, name)
+    reconnect = cut_off(primary)
+    try:
+        psql(primary, "INSERT INTO wal_filler VALUES ('only on the old primary')")
+        in_container(primary, "systemctl", "kill", "--signal=KILL", SERVICE)
+    finally:
+        reconnect()
+    status, output = playbook("failover", "failover_primary_unreachable_ok=true")
+    assert status == 0, output[-3000:]
+    new_primary = the_primary()
+    timeline = int(psql(new_primary, "SELECT timeline_id FROM pg_control_checkpoint()"))
+    switch_point = timeline_history(new_primary, timeline)[-1][1]
+    diverged_in = segment_name(timeline - 1, switch_point)
+    # What recycling would have removed: every segment before the one the timelines parted in, all of them archived.
+    segments = in_container(primary, "sh", "-c", "ls %s/pg_wal | grep -E '^[0-9A-F]{24}$' | sort" % DATA_DIR).split()
+    recycled = [name for name in segments if name < diverged_in]
+    assert recycled, (segments, diverged_in)
+    in_container(primary, "rm", *["%s/pg_wal/%s" % (DATA_DIR, name) for name in recycled])
+    fetches_before = archive_fetches(primary)
+    started = time.monotonic()
+    status, output = playbook("rejoin", "rejoin_host=" + primary)
+    took = time.monotonic() - started
+    assert status == 0, output[-4000:]
+    assert "clone from %s: done" % new_primary not in output, output[-4000:]
+    assert in_container(primary, "sh", "-c", "ls -d %s.pgops-old-* 2>/dev/null || true" % DATA_DIR) == ""
+    # pg_rewind read the recycled segments through the member's restore_command.
+    assert archive_fetches(primary) > fetches_before
+    wait_streaming_from(new_primary, [name for name in MEMBERS if name != new_primary])
+    assert psql(primary, "SELECT count(*) FROM wal_filler WHERE pad = 'only on the old primary'") == "0"
+    record("rewind_from_archive", dict(recycled_segments=len(recycled), rejoin_seconds=round(took, 1)))
 
 
 def test_a_standby_that_lost_its_wal_catches_up_from_the_archive_by_itself():
@@ -353,6 +407,44 @@ def test_a_standby_that_lost_its_wal_catches_up_from_the_archive_by_itself():
     status, output = playbook("rejoin", "rejoin_host=" + target)
     assert status == 0 and "Nothing to do: %s streams from %s." % (target, primary) in output, output[-3000:]
     record("standby_caught_up_from_archive", dict(wal_written_bytes=written, catch_up_seconds=round(took, 1)))
+
+
+def rebuild_standby(name, source):
+    """The member's data directory is lost (a new disk), and site.yml builds it again from `source`: what the primary
+    sent meanwhile, and how long the build took until the member streamed."""
+    primary = the_primary()
+    in_container(name, "systemctl", "stop", SERVICE)
+    in_container(name, "rm", "-rf", DATA_DIR)
+    before = sent_bytes(primary)
+    started = time.monotonic()
+    status, output = playbook("site", "standby_clone_source=" + source)
+    assert status == 0, output[-4000:]
+    wait_streaming_from(primary, [member for member in MEMBERS if member != primary])
+    return dict(primary_sent_bytes=sent_bytes(primary) - before, seconds=round(time.monotonic() - started, 1)), output
+
+
+def test_a_standby_built_from_a_backup_takes_almost_nothing_from_the_primary():
+    primary = the_primary()
+    target = next_member(primary)
+    database_bytes = int(psql(primary, "SELECT sum(pg_database_size(oid)) FROM pg_database"))
+    from_primary, output = rebuild_standby(target, "basebackup")
+    assert "clone from %s: done" % primary in output, output[-3000:]
+    from_backup, output = rebuild_standby(target, "backup")
+    assert "clone from %s: done" % primary not in output and "Restore the backup set into it" in output, output[-3000:]
+    # It holds what the primary holds, written after the backup too.
+    psql(primary, "CREATE TABLE IF NOT EXISTS after_backup (at timestamptz); INSERT INTO after_backup VALUES (now())")
+    wait_for(lambda: psql(target, "SELECT count(*) FROM after_backup", check=False).stdout.strip() == "1", 60, "no replay")
+    assert from_primary["primary_sent_bytes"] > 0.5 * database_bytes, (from_primary, database_bytes)
+    assert from_backup["primary_sent_bytes"] < 0.1 * from_primary["primary_sent_bytes"], (from_backup, from_primary)
+    record(
+        "standby_from_backup",
+        dict(
+            database_bytes=database_bytes,
+            pg_basebackup=from_primary,
+            backup=from_backup,
+            primary_bytes_ratio=round(from_backup["primary_sent_bytes"] / from_primary["primary_sent_bytes"], 4),
+        ),
+    )
 
 
 def time_target(text):
