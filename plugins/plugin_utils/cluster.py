@@ -7,6 +7,8 @@ Pure functions of the variables they are given: they contact nothing, so the pla
 
 from __future__ import annotations
 
+import time
+
 from ansible_collections.pgops.replication.plugins.module_utils.lsn import InvalidLsn, parse_lsn
 from ansible_collections.pgops.replication.plugins.plugin_utils.members import member_name
 
@@ -555,13 +557,67 @@ def _proxy_checks(proxy: dict, primary: str | None, roles: dict, problems: list)
     return lines
 
 
-def endpoints_status(report: dict, poolers: list, hostvars, proxies: list | None = None) -> dict:
+def _repository_checks(repository: dict, max_backup_age: int, now: float, problems: list) -> list:
+    """Lines and problems for the pgBackRest repository host: {host, reached, error, info}, `info` as `pgbackrest info`
+    gives one stanza. No backup, a newest backup older than `max_backup_age` seconds, or a repository that cannot be
+    read are warnings: the cluster serves, but a restore would lose more than planned, or could not be made."""
+    host = repository["host"]
+    info = repository.get("info") or {}
+    if not repository.get("reached") or not info:
+        _problem(problems, host, WARNING, "backup", "the repository could not be read (%s)" % (repository.get("error") or "no answer"))
+        return ["%s: repository: no answer" % host]
+    stanza = info.get("name")
+    backups = [backup for backup in info.get("backup") or [] if not backup.get("error")]
+    if not backups:
+        _problem(
+            problems, host, WARNING, "backup", "stanza %s has no backup yet: run the backup playbook (pgops.replication.backup)" % stanza
+        )
+        return ["%s: repository: stanza %s, no backup" % (host, stanza)]
+    newest = backups[-1]
+    age = max(0.0, float(now) - float(newest["timestamp"]["stop"]))
+    if age > int(max_backup_age):
+        _problem(
+            problems,
+            host,
+            WARNING,
+            "backup",
+            "the newest backup of stanza %s (%s, %s) ended %.1f h ago (limit status_max_backup_age=%d s): are the backup timers "
+            "running? (systemctl list-timers 'pgops-backup-*')"
+            % (stanza, newest["label"], newest["type"], age / 3600, int(max_backup_age)),
+        )
+    archive = (info.get("archive") or [{}])[-1]
+    return [
+        "%s: repository: stanza %s, %d backup%s, the newest %s (%s) ended %.1f h ago; archive %s to %s"
+        % (
+            host,
+            stanza,
+            len(backups),
+            "" if len(backups) == 1 else "s",
+            newest["label"],
+            newest["type"],
+            age / 3600,
+            archive.get("min") or "-",
+            archive.get("max") or "-",
+        )
+    ]
+
+
+def endpoints_status(
+    report: dict,
+    poolers: list,
+    hostvars,
+    proxies: list | None = None,
+    repository: dict | None = None,
+    max_backup_age: int = 2 * 24 * 3600,
+    now: float | None = None,
+) -> dict:
     """`report` (cluster_status's) with the poolers and proxies added. Each of `poolers` is {host, reached, databases,
     error, read_suffix}, `databases` as PgBouncer lists them ({name, host, port, paused}). A pooler that sends a write
     alias to a member other than the primary, or whose admin console does not answer, is critical; a paused alias, or a
     read alias on a member that is not a streaming standby, is a warning. Each of `proxies` is {host, reached, error,
     servers}, `servers` as haproxy_servers returns them: a proxy that sends writes elsewhere than the primary alone, or
-    reads to a member that is not a standby, is a warning (its own checks correct it)."""
+    reads to a member that is not a standby, is a warning (its own checks correct it). `repository`, the pgBackRest
+    repository host when the inventory has one, is judged by _repository_checks at `now` (epoch seconds)."""
     primary = report.get("primary")
     members = {_connect_host(hostvars, row["host"]): row for row in report.get("rows") or []}
     problems = list(report.get("problems") or [])
@@ -611,6 +667,8 @@ def endpoints_status(report: dict, poolers: list, hostvars, proxies: list | None
     roles = {row["host"]: row["role"] for row in report.get("rows") or []}
     for proxy in proxies or []:
         lines += _proxy_checks(proxy, primary, roles, problems)
+    if repository:
+        lines += _repository_checks(repository, max_backup_age, time.time() if now is None else now, problems)
     problems.sort(key=lambda problem: SEVERITY_ORDER[problem["severity"]])
     state = CRITICAL if any(p["severity"] == CRITICAL for p in problems) else WARNING if problems else OK
     rows = report.get("rows") or []

@@ -135,3 +135,49 @@ def test_the_archive_line_stays_when_the_poolers_are_added():
         "node1: archive: 120 segments archived, last 35.0 s ago, 0 failures",
         "pooler1: writes appdb -> node1",
     ]
+
+
+def stanza(*stops, name="postgres"):
+    """`pgbackrest info` of one stanza whose backups ended at these epoch times (the last one failed when negative)."""
+    backups = [
+        dict(
+            label="B%d" % number,
+            type="full" if number == 0 else "diff",
+            error=stop < 0,
+            timestamp=dict(start=abs(stop) - 10, stop=abs(stop)),
+        )
+        for number, stop in enumerate(stops)
+    ]
+    return dict(name=name, backup=backups, archive=[dict(min="000000010000000000000001", max="000000010000000000000009")])
+
+
+def repository_status(repository, now=100000.0, max_backup_age=3600):
+    primary = dict(role="primary", replication=[], slots=[])
+    report = cluster_status(["node1"], facts(node1=primary))
+    return endpoints_status(report, [], facts(node1=primary), [], repository, max_backup_age, now)
+
+
+def test_a_recent_backup_is_a_line_and_no_problem():
+    status = repository_status(dict(host="backup1", reached=True, info=stanza(90000, 99000)))
+    assert status["state"] == "ok" and status["lines"][-1] == (
+        "backup1: repository: stanza postgres, 2 backups, the newest B1 (diff) ended 0.3 h ago; "
+        "archive 000000010000000000000001 to 000000010000000000000009"
+    )
+
+
+def test_a_backup_older_than_the_limit_is_a_warning_and_a_failed_one_does_not_count():
+    status = repository_status(dict(host="backup1", reached=True, info=stanza(90000, -99000)))
+    assert status["state"] == "warning" and status["warnings"] == [
+        "backup1: the newest backup of stanza postgres (B0, full) ended 2.8 h ago (limit status_max_backup_age=3600 s): are the "
+        "backup timers running? (systemctl list-timers 'pgops-backup-*')"
+    ]
+
+
+def test_no_backup_and_an_unreadable_repository_are_warnings():
+    empty = repository_status(dict(host="backup1", reached=True, info=stanza()))
+    assert empty["warnings"] == ["backup1: stanza postgres has no backup yet: run the backup playbook (pgops.replication.backup)"]
+    lost = repository_status(dict(host="backup1", reached=False, error="unreachable", info={}))
+    assert (
+        lost["warnings"] == ["backup1: the repository could not be read (unreachable)"]
+        and "backup1: repository: no answer" in lost["lines"]
+    )
