@@ -1,4 +1,4 @@
-"""pgBackRest: the repository host (node4) and three members, in order; each test starts where the last one left it.
+"""pgBackRest: the repository host (repo) and three members, in order; each test starts where the last one left it.
 
 1. Files and secrets: the repository and the configuration are their owner's only, and the passphrase is nowhere else.
 2. A full backup from a standby (backup.yml): what it read from each member, from the repository host's log.
