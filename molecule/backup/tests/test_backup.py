@@ -5,12 +5,13 @@
 3. pgBackRest killed mid-backup: the next backup completes and the repository verifies.
 4. The archive across a switchover and a failover with a rejoin: pgBackRest's check passes, and every WAL segment on
    the way from the first backup to now, timeline after timeline, can be fetched with archive-get.
-5. A standby that stayed down until its slot lost the WAL it needs catches up from the archive by itself.
-6. A standby whose data directory is lost, built again by site.yml from the primary (pg_basebackup) and then from the
+5. A former primary whose WAL was recycled: rejoin.yml re-clones it without the archive, rewinds it with the archive.
+6. A standby that stayed down until its slot lost the WAL it needs catches up from the archive by itself.
+7. A standby whose data directory is lost, built again by site.yml from the primary (pg_basebackup) and then from the
    newest backup: what the primary sent each time, measured on its network interface.
-7. Bad input for restore.yml: no repository host, an unknown stanza, a target before the first backup, in the future,
+8. Bad input for restore.yml: no repository host, an unknown stanza, a target before the first backup, in the future,
    and a time without its zone; and a restore refused while a client is connected.
-8. Point-in-time recovery to a time between two known batches of writes: every row of the first batch is there and
+9. Point-in-time recovery to a time between two known batches of writes: every row of the first batch is there and
    none of the second, the standbys stream from the restored primary, and site.yml then changes nothing.
 """
 
@@ -326,10 +327,11 @@ def archive_fetches(name):
     return int(counted.stdout.strip() or 0)
 
 
-def test_a_former_primary_whose_wal_was_recycled_rewinds_from_the_archive():
-    """The old primary wrote on after the others last heard from it (cut off, then it crashed), and the WAL from its
-    last checkpoint before that, which pg_rewind must read, is no longer in its pg_wal but in the archive, as after
-    recycling. rejoin.yml rewinds it (pg_rewind --restore-target-wal), not a re-clone."""
+def diverge_and_recycle():
+    """The primary writes on after the others last heard from it (cut off, then it crashes), a failover promotes another
+    member, and the old primary's WAL from its last checkpoint before the timelines parted, which pg_rewind must read,
+    is no longer in its pg_wal but only in the archive, as after recycling. Returns (old primary, new primary, the
+    segments removed)."""
     primary = the_primary()
     psql(primary, "CREATE TABLE IF NOT EXISTS wal_filler (pad text)")
     psql(primary, "CHECKPOINT")
@@ -351,25 +353,49 @@ def test_a_former_primary_whose_wal_was_recycled_rewinds_from_the_archive():
     assert status == 0, output[-3000:]
     new_primary = the_primary()
     timeline = int(psql(new_primary, "SELECT timeline_id FROM pg_control_checkpoint()"))
-    switch_point = timeline_history(new_primary, timeline)[-1][1]
-    diverged_in = segment_name(timeline - 1, switch_point)
-    # What recycling would have removed: every segment before the one the timelines parted in, all of them archived.
+    diverged_in = segment_name(timeline - 1, timeline_history(new_primary, timeline)[-1][1])
     segments = in_container(primary, "sh", "-c", "ls %s/pg_wal | grep -E '^[0-9A-F]{24}$' | sort" % DATA_DIR).split()
     recycled = [name for name in segments if name < diverged_in]
     assert recycled, (segments, diverged_in)
     in_container(primary, "rm", *["%s/pg_wal/%s" % (DATA_DIR, name) for name in recycled])
-    fetches_before = archive_fetches(primary)
+    return primary, new_primary, recycled
+
+
+def rejoined(old, new_primary, *extra):
+    """rejoin.yml for the old primary, until every other member streams from the new one; returns (output, seconds)."""
     started = time.monotonic()
-    status, output = playbook("rejoin", "rejoin_host=" + primary)
-    took = time.monotonic() - started
+    status, output = playbook("rejoin", "rejoin_host=" + old, *extra)
     assert status == 0, output[-4000:]
-    assert "clone from %s: done" % new_primary not in output, output[-4000:]
-    assert in_container(primary, "sh", "-c", "ls -d %s.pgops-old-* 2>/dev/null || true" % DATA_DIR) == ""
-    # pg_rewind read the recycled segments through the member's restore_command.
-    assert archive_fetches(primary) > fetches_before
     wait_streaming_from(new_primary, [name for name in MEMBERS if name != new_primary])
-    assert psql(primary, "SELECT count(*) FROM wal_filler WHERE pad = 'only on the old primary'") == "0"
-    record("rewind_from_archive", dict(recycled_segments=len(recycled), rejoin_seconds=round(took, 1)))
+    assert psql(old, "SELECT count(*) FROM wal_filler WHERE pad = 'only on the old primary'") == "0"
+    return output, round(time.monotonic() - started, 1)
+
+
+def test_a_former_primary_whose_wal_was_recycled_rewinds_from_the_archive_instead_of_a_reclone():
+    """The same fault twice: rejoin.yml with the archive hidden from it (-e pgbackrest_group=nowhere: pg_rewind without
+    --restore-target-wal) cannot rewind and re-clones; with the archive, pg_rewind fetches the recycled WAL from it."""
+    old, new_primary, recycled = diverge_and_recycle()
+    output, reclone_seconds = rejoined(old, new_primary, "pgbackrest_group=nowhere")
+    assert "clone from %s: done" % new_primary in output, output[-4000:]
+    in_container(old, "sh", "-c", "rm -rf %s.pgops-old-*" % DATA_DIR)
+
+    old, new_primary, recycled = diverge_and_recycle()
+    fetches_before = archive_fetches(old)
+    output, rewind_seconds = rejoined(old, new_primary)
+    assert "clone from %s: done" % new_primary not in output, output[-4000:]
+    assert in_container(old, "sh", "-c", "ls -d %s.pgops-old-* 2>/dev/null || true" % DATA_DIR) == ""
+    # pg_rewind read the recycled segments through the member's restore_command.
+    assert archive_fetches(old) > fetches_before
+    record(
+        "rewind_from_archive",
+        dict(
+            recycled_segments=len(recycled),
+            database_bytes=int(psql(new_primary, "SELECT sum(pg_database_size(oid)) FROM pg_database")),
+            reclone_seconds=reclone_seconds,
+            rewind_from_archive_seconds=rewind_seconds,
+            rewind_over_reclone=round(rewind_seconds / reclone_seconds, 2),
+        ),
+    )
 
 
 def test_a_standby_that_lost_its_wal_catches_up_from_the_archive_by_itself():
