@@ -213,6 +213,58 @@ def rolling(result: dict | None) -> list:
     ]
 
 
+def backups(
+    from_standby: dict | None,
+    archive: dict | None,
+    rewind: dict | None,
+    caught_up: dict | None,
+    rebuilt: dict | None,
+    pitr: dict | None,
+) -> list:
+    if not (from_standby and archive and rewind and caught_up and rebuilt and pitr):
+        return ["pgBackRest: not run (molecule test -s backup)."]
+    mib = 1024 * 1024
+    return [
+        "**A full backup from a standby** (`molecule test -s backup`, backup.yml): of %.0f MiB of data files, pgBackRest read "
+        "%.0f MiB from the standby and %.3f MiB from the primary (by the repository host's log, a line per file), in %.1f s; "
+        "no process showed the repository's passphrase while it ran. pgBackRest killed (-9) midway through the next backup: "
+        "the one after it completed and `pgbackrest verify` passed."
+        % (
+            from_standby["database_bytes"] / mib,
+            from_standby["read_on_standby_bytes"] / mib,
+            from_standby["read_on_primary_bytes"] / mib,
+            from_standby["seconds"],
+        ),
+        "**The archive across a switchover, a failover and a rejoin, under a writer**: `pgbackrest check` passed, and each of the "
+        "%(segments_fetched)d WAL segments on the way from the first backup's start to the newest, across %(timelines)d timelines "
+        "(each timeline's own up to its switch point), was fetched with archive-get; no acknowledged write was lost." % archive,
+        "**A former primary whose WAL was recycled** (cut off, a row written on it alone, killed, a failover, then the "
+        "%(recycled_segments)d segments before the one the timelines parted in removed from its pg_wal): without the archive "
+        "rejoin.yml could not rewind and re-cloned it in %(reclone_seconds).1f s; with it, pg_rewind fetched them from the "
+        "archive and rejoin.yml took %(rewind_from_archive_seconds).1f s (%(rewind_over_reclone).2f of the re-clone's time, for "
+        "a %(database_mib).0f MiB database). Both times the row written on the old primary alone was gone."
+        % dict(rewind, database_mib=rewind["database_bytes"] / mib),
+        "**A standby down until its slot was lost** (%.0f MiB of WAL written meanwhile): started again, it fetched what the "
+        "primary had removed from the archive and replayed a new row %.1f s later; rejoin.yml then had nothing to do."
+        % (caught_up["wal_written_bytes"] / mib, caught_up["catch_up_seconds"]),
+        "**A standby's data directory lost, built again by site.yml** (a %.0f MiB cluster): from the primary (pg_basebackup) the "
+        "primary sent %.1f MiB in %.1f s; from the newest backup (`standby_clone_source=backup`) it sent %.1f MiB (%.4f of it) "
+        "in %.1f s."
+        % (
+            rebuilt["database_bytes"] / mib,
+            rebuilt["pg_basebackup"]["primary_sent_bytes"] / mib,
+            rebuilt["pg_basebackup"]["seconds"],
+            rebuilt["backup"]["primary_sent_bytes"] / mib,
+            rebuilt["primary_bytes_ratio"],
+            rebuilt["backup"]["seconds"],
+        ),
+        "**Point-in-time recovery between two batches of writes** (restore.yml to a time read from the server between them): "
+        "all %(rows_kept)d rows of the first batch on every member, none of the %(rows_after_target)d of the second; "
+        "restore.yml took %(restore_seconds).1f s, the standbys streamed from the restored primary, and site.yml then changed "
+        "nothing." % pitr,
+    ]
+
+
 def main() -> int:
     lines = [START, ""]
     for part in (
@@ -230,6 +282,14 @@ def main() -> int:
         ),
         two_members(load("two_members")),
         rolling(load("rolling_update")),
+        backups(
+            load("backup_from_standby"),
+            load("archive_across_roles"),
+            load("rewind_from_archive"),
+            load("standby_caught_up_from_archive"),
+            load("standby_from_backup"),
+            load("point_in_time_recovery"),
+        ),
     ):
         lines += part + [""]
     lines.append(END)

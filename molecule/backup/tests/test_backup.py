@@ -2,7 +2,8 @@
 
 1. Files and secrets: the repository and the configuration are their owner's only, and the passphrase is nowhere else.
 2. A full backup from a standby (backup.yml): what it read from each member, from the repository host's log.
-3. pgBackRest killed mid-backup: the next backup completes and the repository verifies.
+3. pgBackRest killed mid-backup: the next backup completes and the repository verifies; the timers start a scheduled
+   backup, and retention keeps two full backups.
 4. The archive across a switchover and a failover with a rejoin: pgBackRest's check passes, and every WAL segment on
    the way from the first backup to now, timeline after timeline, can be fetched with archive-get.
 5. A former primary whose WAL was recycled: rejoin.yml re-clones it without the archive, rewinds it with the archive.
@@ -195,6 +196,21 @@ def test_a_backup_killed_midway_is_followed_by_one_that_completes_and_verifies()
     assert repository_info()["backup"][-1]["error"] is False
     verified = pgbackrest("verify", check=False)
     assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_the_timers_take_the_scheduled_backups_and_retention_keeps_two_full_ones():
+    timers = in_container(REPOSITORY, "systemctl", "list-timers", "--all", "--no-legend", "pgops-backup-*")
+    # The default schedule: a full backup on Sundays, a differential one on the other days, no incremental one.
+    assert "pgops-backup-full.timer" in timers and "pgops-backup-diff.timer" in timers and "pgops-backup-incr.timer" not in timers
+    first_full = repository_info()["backup"][0]["label"]
+    # A third full backup (the two before it by backup.yml), then a differential one, as the timers start them.
+    in_container(REPOSITORY, "systemctl", "start", "pgops-backup@full.service")
+    in_container(REPOSITORY, "systemctl", "start", "pgops-backup@diff.service")
+    backups = repository_info()["backup"]
+    assert backups[-1]["type"] == "diff" and not backups[-1]["error"]
+    labels = [backup["label"] for backup in backups]
+    # pgbackrest_retention_full: 2 full backups kept, the oldest expired.
+    assert len([backup for backup in backups if backup["type"] == "full"]) == 2 and first_full not in labels, labels
 
 
 def timeline_history(name, timeline):
@@ -455,6 +471,9 @@ def test_a_standby_built_from_a_backup_takes_almost_nothing_from_the_primary():
     database_bytes = int(psql(primary, "SELECT sum(pg_database_size(oid)) FROM pg_database"))
     from_primary, output = rebuild_standby(target, "basebackup")
     assert "clone from %s: done" % primary in output, output[-3000:]
+    # A backup on the current timeline: one from before the last promotion is never restored as a standby.
+    status, output = playbook("backup", "backup_type=incr")
+    assert status == 0, output[-3000:]
     from_backup, output = rebuild_standby(target, "backup")
     assert "clone from %s: done" % primary not in output and "Restore the backup set into it" in output, output[-3000:]
     # It holds what the primary holds, written after the backup too.
