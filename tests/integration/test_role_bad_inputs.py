@@ -32,6 +32,7 @@ CHECK_TASKS = {
         "Check where the pooler's certificate comes from",
     ),
     "haproxy": ("Check the proxy's variables before any change",),
+    "pgbackrest": ("Check pgBackRest's variables before any change",),
 }
 BASES = {
     "postgresql": dict(postgresql_version="15", postgresql_replication_password="long enough", postgresql_address="192.0.2.10"),
@@ -40,10 +41,14 @@ BASES = {
     # The cluster groups are not named postgres: the postgresql role's cases count the members of that group.
     "pgbouncer": dict(postgresql_group="pooled", pgbouncer_primary="pooled1"),
     "haproxy": dict(postgresql_group="proxied"),
+    "pgbackrest": dict(postgresql_group="others", pgbackrest_group="vaulted"),
 }
 # Stand-in members the cases point at, by inventory group, with their host variables; no play runs on them.
 MEMBER_GROUPS = {
     "others": {"peer": {"ansible_connection": "local"}},
+    # The pgbackrest role's repository host.
+    "vaulted": {"vault1": {"ansible_connection": "local"}},
+    "vaulted_twice": {"vault2": {}, "vault3": {}},
     # The pgbouncer role reads the databases and users of its primary's host variables.
     "pooled": {
         "pooled1": {"postgresql_databases": [{"name": "appdb", "owner": "app"}], "postgresql_users": [{"name": "app", "password": "x"}]},
@@ -152,6 +157,11 @@ CASES = [
     ("postgresql", dict(postgresql_settings=["shared_buffers=1GB"]), r"postgresql_settings.*dict"),
     ("postgresql", dict(postgresql_address=""), r"postgresql_address must be set.*got\s+''"),
     ("postgresql", dict(postgresql_max_wal_senders="many"), r"postgresql_max_wal_senders.*int"),
+    (
+        "postgresql",
+        dict(postgresql_archive_stanza="main", postgresql_settings={"archive_command": "cp %p /mnt/wal/%f"}),
+        r"postgresql_settings must not set\s+archive_mode, archive_command or restore_command \(got archive_command\)",
+    ),
     ("primary", dict(postgresql_replication_password=None), r"missing required arguments: postgresql_replication_password"),
     ("primary", dict(postgresql_replication_password=""), r"postgresql_replication_password must not be empty"),
     ("primary", dict(primary_replication_conn_limit="ten"), r"primary_replication_conn_limit.*int"),
@@ -314,6 +324,32 @@ CASES = [
     ("haproxy", dict(haproxy_timeout_client="forever"), r"must be HAProxy times.*\(got 3s, 4s, forever, 30m\)"),
     ("haproxy", dict(haproxy_write_port="fivefour"), r"haproxy_write_port.*int"),
     ("haproxy", dict(haproxy_read_includes_primary="perhaps"), r"haproxy_read_includes_primary.*bool"),
+    (
+        "pgbackrest",
+        dict(pgbackrest_group="nowhere"),
+        r"pgbackrest_group \(nowhere\) must have exactly one host, the\s+repository host \(got none\)",
+    ),
+    (
+        "pgbackrest",
+        dict(pgbackrest_group="vaulted_twice"),
+        r"pgbackrest_group \(vaulted_twice\) must have exactly one host.*\(got vault2, vault3\)",
+    ),
+    (
+        "pgbackrest",
+        dict(pgbackrest_group="others", postgresql_group="others"),
+        r"the repository host peer must not be a member of the cluster",
+    ),
+    ("pgbackrest", dict(pgbackrest_stanza="my stanza"), r"pgbackrest_stanza must be letters, digits and \. _ -.*\(got my stanza\)"),
+    ("pgbackrest", dict(pgbackrest_retention_full=0), r"pgbackrest_retention_full must be 1 or more \(got 0\)"),
+    ("pgbackrest", dict(pgbackrest_retention_full="two"), r"pgbackrest_retention_full.*int"),
+    (
+        "pgbackrest",
+        dict(pgbackrest_schedule={"weekly": "Sun *-*-* 01:00:00"}),
+        r"pgbackrest_schedule takes the\s+backup types full, diff and incr only \(got weekly\)",
+    ),
+    ("pgbackrest", dict(pgbackrest_repo_path="backups"), r"pgbackrest_repo_path must be an absolute\s+path other than / \(got backups\)"),
+    ("pgbackrest", dict(pgbackrest_tls_port=0), r"pgbackrest_tls_port must be a TCP port\s+from 1 to 65535 \(got 0\)"),
+    ("pgbackrest", dict(pgbackrest_backup_standby="perhaps"), r"pgbackrest_backup_standby.*bool"),
 ]
 
 
