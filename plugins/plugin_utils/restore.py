@@ -346,7 +346,6 @@ def restore_plan(
         standbys=[],
         stop_order=[],
         backup=None,
-        pgbackrest_options=[],
         recovery_settings={},
         stanza=stanza,
         target_type=target_type,
@@ -361,15 +360,12 @@ def restore_plan(
     # Writes stop last, and no standby outlives the primary: one left running alone would look like a candidate to promote.
     stop_order = [host for host in names if not running_primary or host != running_primary["host"]]
     stop_order += [running_primary["host"]] if running_primary else []
-    options = ["--set=%s" % backup["label"]]
     if target_type == "newest":
         # Recovery replays the whole archive and promotes at its end on its own.
-        options.append("--type=default")
         recovery_settings = {}
     else:
-        options += ["--type=%s" % target_type, "--target=%s" % pgbackrest_target, "--target-action=promote"]
-        # The same target for a playbook that writes the server's settings itself (pgbackrest restore --type=none):
-        # without recovery_target_action the server pauses at the target instead of promoting.
+        # The playbook restores with pgbackrest restore --type=none and writes these to the server's configuration
+        # itself: without recovery_target_action the server would pause at the target instead of promoting.
         recovery_settings = {"recovery_target_%s" % target_type: pgbackrest_target, "recovery_target_action": "promote"}
     description = _describe_target(target_type, pgbackrest_target)
     lines = [
@@ -398,7 +394,6 @@ def restore_plan(
         standbys=standbys,
         stop_order=stop_order,
         backup={key: backup[key] for key in ("label", "type", "stop_time", "stop_lsn")},
-        pgbackrest_options=options,
         recovery_settings=recovery_settings,
         target=pgbackrest_target,
     )

@@ -118,7 +118,7 @@ def plan(target_type="newest", target="", variables=None, repository=None, **opt
 def refused_for(result, fragment):
     assert result["refused"] is True and result["done"] is False and result["lines"] == []
     assert result["refusal"].startswith(REFUSED)
-    assert result["primary"] is None and result["backup"] is None and result["pgbackrest_options"] == []
+    assert result["primary"] is None and result["backup"] is None
     assert result["recovery_settings"] == {}
     assert any(fragment in problem for problem in result["problems"]), result["problems"]
     assert all(problem in result["refusal"] for problem in result["problems"])
@@ -133,7 +133,6 @@ def test_newest_restores_the_newest_backup_and_replays_the_whole_archive():
     assert result["primary"] == "node1" and result["standbys"] == ["node2", "node3"]
     assert result["stop_order"] == ["node2", "node3", "node1"]
     assert result["backup"] == dict(label=INCR["label"], type="incr", stop_time="2026-12-08T17:56:22Z", stop_lsn="0/A000100")
-    assert result["pgbackrest_options"] == ["--set=%s" % INCR["label"], "--type=default"]
     assert result["recovery_settings"] == {}
     assert result["target"] is None and result["client_sessions"] == 0
     assert result["lines"] == [
@@ -154,12 +153,6 @@ def test_time_restores_the_newest_backup_ended_before_it_and_passes_the_time_in_
     assert not result["refused"]
     assert result["backup"]["label"] == FULL["label"] and result["backup"]["stop_time"] == "2026-12-07T17:56:22Z"
     assert result["target"] == "2026-12-07 18:00:00+00"
-    assert result["pgbackrest_options"] == [
-        "--set=%s" % FULL["label"],
-        "--type=time",
-        "--target=2026-12-07 18:00:00+00",
-        "--target-action=promote",
-    ]
     assert result["recovery_settings"] == {"recovery_target_time": "2026-12-07 18:00:00+00", "recovery_target_action": "promote"}
     assert "recover to the time 2026-12-07 18:00:00+00, then promote" in result["lines"][2]
     assert result["lines"][-1].startswith("WARNING: everything written after the time 2026-12-07 18:00:00+00 is lost, on every member")
@@ -194,7 +187,6 @@ def test_lsn_restores_the_newest_backup_ended_before_it():
     result = plan("lsn", "0/9abc000")
     assert not result["refused"]
     assert result["backup"]["label"] == FULL["label"] and result["target"] == "0/9ABC000"
-    assert result["pgbackrest_options"] == ["--set=%s" % FULL["label"], "--type=lsn", "--target=0/9ABC000", "--target-action=promote"]
     assert result["recovery_settings"] == {"recovery_target_lsn": "0/9ABC000", "recovery_target_action": "promote"}
     assert "recover to LSN 0/9ABC000, then promote" in result["lines"][2]
     assert plan("lsn", "0/B000000")["backup"]["label"] == INCR["label"]
@@ -204,12 +196,6 @@ def test_name_restores_the_newest_backup_and_says_the_point_must_be_newer():
     result = plan("name", "before_migration")
     assert not result["refused"]
     assert result["backup"]["label"] == INCR["label"]
-    assert result["pgbackrest_options"] == [
-        "--set=%s" % INCR["label"],
-        "--type=name",
-        "--target=before_migration",
-        "--target-action=promote",
-    ]
     assert result["recovery_settings"] == {"recovery_target_name": "before_migration", "recovery_target_action": "promote"}
     assert "recover to restore point 'before_migration', then promote" in result["lines"][2]
     assert result["lines"][-1].startswith("The restore point must be newer than backup %s (2026-12-08T17:56:22Z)" % INCR["label"])
