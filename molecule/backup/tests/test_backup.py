@@ -344,9 +344,9 @@ def archive_fetches(name):
 
 
 def diverge_and_recycle():
-    """The primary writes on after the others last heard from it (cut off, then it crashes), a failover promotes another
-    member, and the old primary's WAL from its last checkpoint before the timelines parted, which pg_rewind must read,
-    is no longer in its pg_wal but only in the archive, as after recycling. Returns (old primary, new primary, the
+    """The primary writes on after the others last heard from it (cut off, a checkpoint, then it crashes), a failover
+    promotes another member, and the old primary's WAL from its last checkpoint before the timelines parted, which
+    pg_rewind must read, is no longer in its pg_wal but only in the archive, as after recycling. Returns (old primary, new primary, the
     segments removed)."""
     primary = the_primary()
     psql(primary, "CREATE TABLE IF NOT EXISTS wal_filler (pad text)")
@@ -362,6 +362,9 @@ def diverge_and_recycle():
     reconnect = cut_off(primary)
     try:
         psql(primary, "INSERT INTO wal_filler VALUES ('only on the old primary')")
+        # A checkpoint after the timelines parted: recycling may then remove what came before it, which pg_rewind
+        # needs and crash recovery does not.
+        psql(primary, "CHECKPOINT")
         in_container(primary, "systemctl", "kill", "--signal=KILL", SERVICE)
     finally:
         reconnect()
