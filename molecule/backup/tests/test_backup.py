@@ -71,7 +71,11 @@ def repository_info():
 
 
 def sent_bytes(name):
-    return int(in_container(name, "cat", "/sys/class/net/eth0/statistics/tx_bytes"))
+    """Bytes the member has sent on its network interfaces but loopback (a network cut and reconnection renames them)."""
+    counters = in_container(
+        name, "sh", "-c", 'for link in /sys/class/net/*; do [ "${link##*/}" = lo ] || cat "$link/statistics/tx_bytes"; done'
+    )
+    return sum(int(value) for value in counters.split())
 
 
 def wait_for(condition, timeout, message):
@@ -239,6 +243,10 @@ def segment_name(timeline, position):
     return "%08X%08X%08X" % (timeline, number // 0x100, number % 0x100)
 
 
+def segment_number(name):
+    return int(name[8:16], 16) * 0x100 + int(name[16:], 16)
+
+
 def segments_on_the_way(history, timeline, start, end):
     """The WAL segments recovery reads from position `start` to `end` on `timeline`: each timeline's own segments up to
     its switch point, then the next timeline's from the segment that holds it."""
@@ -351,6 +359,8 @@ def diverge_and_recycle():
     primary = the_primary()
     psql(primary, "CREATE TABLE IF NOT EXISTS wal_filler (pad text)")
     psql(primary, "CHECKPOINT")
+    # The last checkpoint the two timelines will share: pg_rewind reads the old primary's WAL from there on.
+    common_checkpoint = psql(primary, "SELECT pg_walfile_name(redo_lsn) FROM pg_control_checkpoint()")
     # WAL after the checkpoint, streamed and archived: the part pg_rewind reads back from the archive.
     psql(primary, "INSERT INTO wal_filler SELECT repeat('z', 500) FROM generate_series(1, 60000)")
     switched = psql(primary, "SELECT pg_walfile_name(pg_switch_wal())")
@@ -374,9 +384,16 @@ def diverge_and_recycle():
     timeline = int(psql(new_primary, "SELECT timeline_id FROM pg_control_checkpoint()"))
     diverged_in = segment_name(timeline - 1, timeline_history(new_primary, timeline)[-1][1])
     segments = in_container(primary, "sh", "-c", "ls %s/pg_wal | grep -E '^[0-9A-F]{24}$' | sort" % DATA_DIR).split()
-    recycled = [name for name in segments if name < diverged_in]
-    assert recycled, (segments, diverged_in)
-    in_container(primary, "rm", *["%s/pg_wal/%s" % (DATA_DIR, name) for name in recycled])
+    # The checkpoint after the cut let the old primary recycle what came before it; whatever it kept of that goes too.
+    kept = [name for name in segments if name < diverged_in]
+    if kept:
+        in_container(primary, "rm", *["%s/pg_wal/%s" % (DATA_DIR, name) for name in kept])
+    # What pg_rewind must read back from the archive: from the last shared checkpoint's segment to the parting one.
+    recycled = [
+        segment_name(timeline - 1, number * SEGMENT_BYTES)
+        for number in range(segment_number(common_checkpoint), segment_number(diverged_in))
+    ]
+    assert recycled and not set(recycled) & set(segments) - set(kept), (common_checkpoint, diverged_in, segments)
     return primary, new_primary, recycled
 
 
