@@ -1,7 +1,9 @@
 """pgBackRest: the repository host (repo) and three members, in order; each test starts where the last one left it.
 
-1. Files and secrets: the repository and the configuration are their owner's only, and the passphrase is nowhere else.
-2. A full backup from a standby (backup.yml): what it read from each member, from the repository host's log.
+1. Files and secrets: the repository and the configuration are their owner's only, and the passphrase is nowhere else,
+   not even in site.yml's output at -vvv (which changes nothing).
+2. A full backup from a standby (backup.yml, after its --check took none): what it read from each member, from the
+   repository host's log.
 3. pgBackRest killed mid-backup: the next backup completes and the repository verifies; the timers start a scheduled
    backup, and retention keeps two full backups.
 4. The archive across a switchover and a failover with a rejoin: pgBackRest's check passes, and every WAL segment on
@@ -118,6 +120,10 @@ def test_repository_and_configuration_belong_to_their_owner_and_the_passphrase_i
         expected = "/etc/pgbackrest.conf\n" if name == REPOSITORY else ""
         assert found.stdout == expected, (name, found.stdout)
         assert PASSPHRASE not in in_container(name, "journalctl", "--no-pager", "-q")
+    # Nor in what Ansible prints at its most verbose, and site.yml run again changes nothing.
+    status, output = playbook("site", "--verbose", "--verbose", "--verbose")
+    assert status == 0 and changed_total(output) == 0, output[-3000:]
+    assert PASSPHRASE not in output
 
 
 SIZE = re.compile(r"backup file (\S+?):\S+ \(([0-9.]+)(B|KB|MB|GB)")
@@ -147,6 +153,10 @@ def test_backup_from_a_standby_reads_the_data_files_there():
             processes.append(in_container(REPOSITORY, "ps", "-eo", "args", check=False).stdout)
             time.sleep(0.2)
 
+    # --check prints the plan and takes no backup.
+    status, output = playbook("backup", "backup_type=full", "--check")
+    assert status == 0 and "data files from a standby that streams" in output, output[-3000:]
+    assert repository_info().get("backup", []) == []
     watcher = threading.Thread(target=watch_processes, daemon=True)
     watcher.start()
     started = time.monotonic()
