@@ -158,7 +158,8 @@ ansible_facts:
           version_added: 0.3.0
           description:
             - Sessions of clients (C(backend_type) C(client backend)) connected to the server, this module's own not
-              counted; replication connections are not client sessions (running server).
+              counted, nor the guard's and the health check's (application names C(pgops-guard), C(pgops-health));
+              replication connections are not client sessions (running server).
             - Null when the login role may not see other roles' sessions (neither a superuser nor a member of
               C(pg_read_all_stats), which C(pg_monitor) includes), or the server is stopped.
           type: int
@@ -391,10 +392,12 @@ FROM pg_stat_archiver
 """
 
 
-# Without pg_read_all_stats, other roles' sessions show no backend_type: a count would look complete and not be.
+# Without pg_read_all_stats, other roles' sessions show no backend_type: a count would look complete and not be. The
+# collection's own guard and health check (their application_name) come and go every few seconds: they are no clients.
 CLIENT_SESSIONS_QUERY = """
 SELECT CASE WHEN pg_has_role('pg_read_all_stats', 'USAGE')
-            THEN (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid())
+            THEN (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
+                  AND application_name NOT IN ('pgops-guard', 'pgops-health'))
        END AS sessions
 """
 

@@ -81,9 +81,10 @@ def sent_bytes(name):
 
 
 def wait_for(condition, timeout, message):
+    """Wait until `condition()`; `message` is a text, or a function that reads the state worth showing when it fails."""
     deadline = time.monotonic() + timeout
     while not condition():
-        assert time.monotonic() < deadline, message
+        assert time.monotonic() < deadline, message() if callable(message) else message
         time.sleep(0.5)
 
 
@@ -374,7 +375,18 @@ def diverge_and_recycle():
     # WAL after the checkpoint, streamed and archived: the part pg_rewind reads back from the archive.
     psql(primary, "INSERT INTO wal_filler SELECT repeat('z', 500) FROM generate_series(1, 60000)")
     switched = psql(primary, "SELECT pg_walfile_name(pg_switch_wal())")
-    wait_for(lambda: psql(primary, "SELECT last_archived_wal FROM pg_stat_archiver") >= switched, 60, "not archived: " + switched)
+    wait_for(
+        lambda: psql(primary, "SELECT last_archived_wal FROM pg_stat_archiver") >= switched,
+        180,
+        lambda: (
+            "not archived: %s; pg_stat_archiver: %s; archive-push log: %s"
+            % (
+                switched,
+                psql(primary, "SELECT row(s.*) FROM pg_stat_archiver s"),
+                in_container(primary, "sh", "-c", "tail -n 20 /var/log/pgbackrest/%s-archive-push-async.log" % STANZA, check=False).stdout,
+            )
+        ),
+    )
     position = psql(primary, "SELECT pg_current_wal_lsn()")
     for name in MEMBERS:
         if name != primary:
@@ -460,7 +472,12 @@ def test_a_standby_that_lost_its_wal_catches_up_from_the_archive_by_itself():
         psql(primary, "CHECKPOINT")
         written += int(psql(primary, "SELECT pg_current_wal_lsn() - '%s'" % before))
         assert written < 20 * limit, "the slot was never invalidated after %d bytes of WAL" % written
-    oldest_on_primary = psql(primary, "SELECT min(name) FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$'")
+    # The oldest segment of the primary's own timeline (files of older timelines may linger there).
+    oldest_on_primary = psql(
+        primary,
+        "SELECT min(name) FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$' AND left(name, 8) = "
+        "(SELECT upper(lpad(to_hex(timeline_id), 8, '0')) FROM pg_control_checkpoint())",
+    )
     needed = in_container(target, "sh", "-c", "ls %s/pg_wal | grep -E '^[0-9A-F]{24}$' | sort | tail -1" % DATA_DIR)
     assert needed[8:] < oldest_on_primary[8:], (needed, oldest_on_primary)
     fetches_before = archive_fetches(target)
