@@ -1,8 +1,8 @@
-"""20 consecutive switchovers A→B→C→A→… under a writer and a reader connected to PgBouncer only (transaction pooling,
-a plain single-host connection string), from whichever member is primary: after each, one primary, every other member
-streams from it, nothing acknowledged is lost, no client transaction failed, and the pause the clients saw is
-reported. A transaction that outlasts the pause bound aborts the switchover before any change and is named. Then
-site.yml changes nothing."""
+"""12 consecutive switchovers A→B→C→A→… (four times around the three members; PGOPS_SWITCHOVER_ROUNDS sets another
+count) under a writer and a reader connected to PgBouncer only (transaction pooling, a plain single-host connection
+string), from whichever member is primary: after each, one primary, every other member streams from it, nothing
+acknowledged is lost, no client transaction failed, and the pause the clients saw is reported. A transaction that
+outlasts the pause bound aborts the switchover before any change and is named. Then site.yml changes nothing."""
 
 from __future__ import annotations
 
@@ -30,7 +30,9 @@ from ops import (
 )
 from writer import percentile
 
-ROUNDS = int(os.environ.get("PGOPS_SWITCHOVER_ROUNDS", "20"))
+# Twelve, not the twenty of earlier waves: CI runs a third cluster (the backup scenario) in the same 40 minutes, and each
+# round costs about 34 CPU-s. Longer runs by hand are in docs/RELIABILITY.md.
+ROUNDS = int(os.environ.get("PGOPS_SWITCHOVER_ROUNDS", "12"))
 
 
 def test_check_mode_prints_the_plan_and_changes_nothing():
