@@ -47,8 +47,9 @@ REPOSITORY = sorted(RUNNER.get_hosts("pgbackrest"))[0]
 REPOSITORY_VARS = RUNNER.get_variables(REPOSITORY)
 PASSPHRASE = REPOSITORY_VARS["pgbackrest_cipher_pass"]
 STANZA = "postgres"
-DATA_DIR = "/var/lib/postgresql/15/main"
-SERVICE = "postgresql@15-main"
+# From the running server, so that the scenario runs unchanged on Debian 13's PostgreSQL 17.
+DATA_DIR = psql(MEMBERS[0], "SHOW data_directory")
+SERVICE = "postgresql@%d-main" % (int(psql(MEMBERS[0], "SHOW server_version_num")) // 10000)
 SEGMENT_BYTES = 16 * 1024 * 1024
 
 
