@@ -224,7 +224,7 @@ def backups(
     if not (from_standby and archive and rewind and caught_up and rebuilt and pitr):
         return ["pgBackRest: not run (molecule test -s backup)."]
     mib = 1024 * 1024
-    return [
+    paragraphs = [
         "**A full backup from a standby** (`molecule test -s backup`, backup.yml): of %.0f MiB of data files, pgBackRest read "
         "%.0f MiB from the standby and %.3f MiB from the primary (by the repository host's log, a line per file), in %.1f s; "
         "no process showed the repository's passphrase while it ran. pgBackRest killed (-9) midway through the next backup: "
@@ -248,13 +248,13 @@ def backups(
         "primary had removed from the archive and replayed a new row %.1f s later; rejoin.yml then had nothing to do."
         % (caught_up["wal_written_bytes"] / mib, caught_up["catch_up_seconds"]),
         "**A standby's data directory lost, built again by site.yml** (a %.0f MiB cluster): from the primary (pg_basebackup) the "
-        "primary sent %.1f MiB in %.1f s; from the newest backup (`standby_clone_source=backup`) it sent %.1f MiB (%.4f of it) "
+        "primary sent %.1f MiB in %.1f s; from the newest backup (`standby_clone_source=backup`) it sent %.1f kB (%.4f of it) "
         "in %.1f s."
         % (
             rebuilt["database_bytes"] / mib,
             rebuilt["pg_basebackup"]["primary_sent_bytes"] / mib,
             rebuilt["pg_basebackup"]["seconds"],
-            rebuilt["backup"]["primary_sent_bytes"] / mib,
+            rebuilt["backup"]["primary_sent_bytes"] / 1000,
             rebuilt["primary_bytes_ratio"],
             rebuilt["backup"]["seconds"],
         ),
@@ -263,6 +263,8 @@ def backups(
         "restore.yml took %(restore_seconds).1f s, the standbys streamed from the restored primary, and site.yml then changed "
         "nothing." % pitr,
     ]
+    # One paragraph each: Markdown joins lines that no blank line parts.
+    return [line for paragraph in paragraphs for line in (paragraph, "")][:-1]
 
 
 def main() -> int:
