@@ -30,8 +30,8 @@ from ops import (
 )
 from writer import percentile
 
-# Twelve, not the twenty of earlier waves: CI runs a third cluster (the backup scenario) in the same 40 minutes, and each
-# round costs about 34 CPU-s. Longer runs by hand are in docs/RELIABILITY.md.
+# Twelve, not the twenty of earlier waves: each round costs about 36 CPU-s under CI's load, and CI's 40 minutes are to
+# hold the backup scenario too. Longer runs by hand are in docs/RELIABILITY.md.
 ROUNDS = int(os.environ.get("PGOPS_SWITCHOVER_ROUNDS", "12"))
 
 
