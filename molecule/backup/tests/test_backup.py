@@ -404,6 +404,8 @@ def diverge_and_recycle():
     status, output = playbook("failover", "failover_primary_unreachable_ok=true")
     assert status == 0, output[-3000:]
     new_primary = the_primary()
+    # The test's premise: what the old primary wrote after the cut is on it alone.
+    assert psql(new_primary, "SELECT count(*) FROM wal_filler WHERE pad = 'only on the old primary'") == "0", new_primary
     timeline = int(psql(new_primary, "SELECT timeline_id FROM pg_control_checkpoint()"))
     diverged_in = segment_name(timeline - 1, timeline_history(new_primary, timeline)[-1][1])
     segments = in_container(primary, "sh", "-c", "ls %s/pg_wal | grep -E '^[0-9A-F]{24}$' | sort" % DATA_DIR).split()
@@ -426,7 +428,7 @@ def rejoined(old, new_primary, *extra):
     status, output = playbook("rejoin", "rejoin_host=" + old, *extra)
     assert status == 0, output[-4000:]
     wait_streaming_from(new_primary, [name for name in MEMBERS if name != new_primary])
-    assert psql(old, "SELECT count(*) FROM wal_filler WHERE pad = 'only on the old primary'") == "0"
+    assert psql(old, "SELECT count(*) FROM wal_filler WHERE pad = 'only on the old primary'") == "0", output[-6000:]
     return output, round(time.monotonic() - started, 1)
 
 
